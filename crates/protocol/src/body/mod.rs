@@ -1,0 +1,1 @@
+//! JSON bodies exchanged with the NameServer and the broker, with Java's field names.

@@ -1,0 +1,484 @@
+//! `RemotingCommand`: the one message type of the remoting protocol, and its two header
+//! encodings (JSON and ROCKETMQ binary).
+
+use std::fmt;
+
+use bytes::{Buf, BufMut, Bytes};
+use serde::de::{self, MapAccess, Visitor};
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::code::{LanguageCode, ResponseCode};
+use crate::error::{ProtocolError, Result};
+use crate::header::CommandHeader;
+
+/// The protocol version we announce: Apache RocketMQ's `MQVersion.Version.V4_9_8` ordinal.
+/// Peers gate a few behaviours on it (e.g. the NameServer's filter-server registration).
+pub const CURRENT_VERSION: i32 = 409;
+
+/// Flag bit 0: the command is a response.
+pub const FLAG_RESPONSE: i32 = 0b01;
+/// Flag bit 1: the request expects no response.
+pub const FLAG_ONEWAY: i32 = 0b10;
+
+/// How the header of a frame is encoded: the top byte of the header-length word.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum SerializeType {
+    #[default]
+    Json = 0,
+    RocketMq = 1,
+}
+
+impl SerializeType {
+    pub fn from_byte(b: u8) -> Result<SerializeType> {
+        match b {
+            0 => Ok(SerializeType::Json),
+            1 => Ok(SerializeType::RocketMq),
+            other => Err(ProtocolError::UnknownSerializeType(other)),
+        }
+    }
+}
+
+/// A request header flattened to strings, in wire order. Small (a dozen entries at most
+/// on the hot path), so a vector beats a hash map and keeps encoding deterministic.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExtFields(Vec<(String, String)>);
+
+impl ExtFields {
+    pub fn new() -> Self {
+        ExtFields(Vec::new())
+    }
+
+    pub fn with_capacity(n: usize) -> Self {
+        ExtFields(Vec::with_capacity(n))
+    }
+
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+
+    /// Sets `key`, replacing an earlier value (Java's `HashMap.put`).
+    pub fn insert(&mut self, key: impl Into<String>, value: impl Into<String>) {
+        let key = key.into();
+        let value = value.into();
+        match self.0.iter_mut().find(|(k, _)| *k == key) {
+            Some(slot) => slot.1 = value,
+            None => self.0.push((key, value)),
+        }
+    }
+
+    pub fn remove(&mut self, key: &str) -> Option<String> {
+        let pos = self.0.iter().position(|(k, _)| k == key)?;
+        Some(self.0.remove(pos).1)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+}
+
+impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for ExtFields {
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
+        let mut ext = ExtFields::new();
+        for (k, v) in iter {
+            ext.insert(k, v);
+        }
+        ext
+    }
+}
+
+impl Serialize for ExtFields {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in &self.0 {
+            map.serialize_entry(k, v)?;
+        }
+        map.end()
+    }
+}
+
+/// Ext field values are strings in Java's encoding, but hand-written clients send numbers
+/// and booleans too: accept any scalar and keep its text; skip nulls.
+struct ExtValueText(Option<String>);
+
+impl<'de> Deserialize<'de> for ExtValueText {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = ExtValueText;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string, number, boolean or null")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> std::result::Result<ExtValueText, E> {
+                Ok(ExtValueText(Some(v.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> std::result::Result<ExtValueText, E> {
+                Ok(ExtValueText(Some(v)))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> std::result::Result<ExtValueText, E> {
+                Ok(ExtValueText(Some(v.to_string())))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> std::result::Result<ExtValueText, E> {
+                Ok(ExtValueText(Some(v.to_string())))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> std::result::Result<ExtValueText, E> {
+                Ok(ExtValueText(Some(v.to_string())))
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> std::result::Result<ExtValueText, E> {
+                Ok(ExtValueText(Some(v.to_string())))
+            }
+            fn visit_unit<E: de::Error>(self) -> std::result::Result<ExtValueText, E> {
+                Ok(ExtValueText(None))
+            }
+            fn visit_none<E: de::Error>(self) -> std::result::Result<ExtValueText, E> {
+                Ok(ExtValueText(None))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl<'de> Deserialize<'de> for ExtFields {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = ExtFields;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an object of ext fields or null")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<ExtFields, A::Error> {
+                let mut ext = ExtFields::with_capacity(map.size_hint().unwrap_or(8).min(64));
+                while let Some((k, v)) = map.next_entry::<String, ExtValueText>()? {
+                    if let Some(v) = v.0 {
+                        ext.insert(k, v);
+                    }
+                }
+                Ok(ext)
+            }
+            fn visit_unit<E: de::Error>(self) -> std::result::Result<ExtFields, E> {
+                Ok(ExtFields::new())
+            }
+            fn visit_none<E: de::Error>(self) -> std::result::Result<ExtFields, E> {
+                Ok(ExtFields::new())
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// One request or response of the remoting protocol.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemotingCommand {
+    /// Request code for a request, response code for a response.
+    pub code: i32,
+    pub language: LanguageCode,
+    pub version: i32,
+    /// Request id chosen by the requester and echoed in the response.
+    pub opaque: i32,
+    /// Bit 0 response, bit 1 oneway.
+    pub flag: i32,
+    pub remark: Option<String>,
+    pub ext_fields: ExtFields,
+    /// The header encoding this command arrived in or will be written in.
+    pub serialize_type: SerializeType,
+    pub body: Bytes,
+}
+
+impl Default for RemotingCommand {
+    fn default() -> Self {
+        RemotingCommand {
+            code: 0,
+            language: LanguageCode::Rust,
+            version: CURRENT_VERSION,
+            opaque: 0,
+            flag: 0,
+            remark: None,
+            ext_fields: ExtFields::new(),
+            serialize_type: SerializeType::Json,
+            body: Bytes::new(),
+        }
+    }
+}
+
+impl RemotingCommand {
+    /// A request with `code`; the connection layer assigns the opaque.
+    pub fn request(code: i32) -> Self {
+        RemotingCommand { code, ..Default::default() }
+    }
+
+    /// A request carrying a typed header.
+    pub fn request_with_header<H: CommandHeader>(code: i32, header: &H) -> Self {
+        let mut cmd = Self::request(code);
+        header.write_ext_fields(&mut cmd.ext_fields);
+        cmd
+    }
+
+    /// A response with `code` and an optional remark. The connection layer copies the
+    /// request's opaque and serialize type onto it.
+    pub fn response(code: i32, remark: Option<String>) -> Self {
+        RemotingCommand { code, remark, flag: FLAG_RESPONSE, ..Default::default() }
+    }
+
+    pub fn success() -> Self {
+        Self::response(ResponseCode::SUCCESS, None)
+    }
+
+    pub fn error(code: i32, remark: impl Into<String>) -> Self {
+        Self::response(code, Some(remark.into()))
+    }
+
+    /// The answer to a request whose code nobody serves; Java words it the same way.
+    pub fn not_supported(request_code: i32) -> Self {
+        Self::error(
+            ResponseCode::REQUEST_CODE_NOT_SUPPORTED,
+            format!(" request type {request_code} not supported"),
+        )
+    }
+
+    pub fn with_body(mut self, body: impl Into<Bytes>) -> Self {
+        self.body = body.into();
+        self
+    }
+
+    pub fn with_remark(mut self, remark: impl Into<String>) -> Self {
+        self.remark = Some(remark.into());
+        self
+    }
+
+    pub fn with_header<H: CommandHeader>(mut self, header: &H) -> Self {
+        header.write_ext_fields(&mut self.ext_fields);
+        self
+    }
+
+    /// Reads the typed header out of the ext fields.
+    pub fn decode_header<H: CommandHeader>(&self) -> Result<H> {
+        H::read_ext_fields(&self.ext_fields)
+    }
+
+    pub fn is_response(&self) -> bool {
+        self.flag & FLAG_RESPONSE != 0
+    }
+
+    pub fn is_oneway(&self) -> bool {
+        self.flag & FLAG_ONEWAY != 0
+    }
+
+    pub fn mark_response(&mut self) {
+        self.flag |= FLAG_RESPONSE;
+    }
+
+    pub fn mark_oneway(&mut self) {
+        self.flag |= FLAG_ONEWAY;
+    }
+
+    /// Encodes the header (without frame prefix) in this command's serialize type.
+    pub fn encode_header(&self, out: &mut Vec<u8>) {
+        match self.serialize_type {
+            SerializeType::Json => self.encode_json_header(out),
+            SerializeType::RocketMq => self.encode_binary_header(out),
+        }
+    }
+
+    /// Decodes a header of the given type; the body is attached by the frame decoder.
+    pub fn decode_header_bytes(serialize_type: SerializeType, header: &[u8]) -> Result<Self> {
+        let mut cmd = match serialize_type {
+            SerializeType::Json => Self::decode_json_header(header)?,
+            SerializeType::RocketMq => Self::decode_binary_header(header)?,
+        };
+        cmd.serialize_type = serialize_type;
+        Ok(cmd)
+    }
+
+    fn encode_json_header(&self, out: &mut Vec<u8>) {
+        let header = JsonHeaderOut {
+            code: self.code,
+            language: self.language.name(),
+            version: self.version,
+            opaque: self.opaque,
+            flag: self.flag,
+            remark: self.remark.as_deref(),
+            ext_fields: if self.ext_fields.is_empty() { None } else { Some(&self.ext_fields) },
+            serialize_type_current_rpc: "JSON",
+        };
+        // Writing plain data into a Vec cannot fail.
+        let _ = serde_json::to_writer(out, &header);
+    }
+
+    fn decode_json_header(header: &[u8]) -> Result<Self> {
+        let h: JsonHeaderIn =
+            serde_json::from_slice(header).map_err(|e| ProtocolError::JsonHeader(e.to_string()))?;
+        Ok(RemotingCommand {
+            code: h.code,
+            language: h.language.map(|l| l.0).unwrap_or_default(),
+            version: h.version.unwrap_or(0),
+            opaque: h.opaque.unwrap_or(0),
+            flag: h.flag.unwrap_or(0),
+            remark: h.remark,
+            ext_fields: h.ext_fields.unwrap_or_default(),
+            serialize_type: SerializeType::Json,
+            body: Bytes::new(),
+        })
+    }
+
+    fn encode_binary_header(&self, out: &mut Vec<u8>) {
+        // The binary header carries the code as int16, as Java's RocketMQSerializable does.
+        out.put_i16(self.code as i16);
+        out.put_u8(self.language.to_byte());
+        out.put_i16(self.version as i16);
+        out.put_i32(self.opaque);
+        out.put_i32(self.flag);
+        match self.remark.as_deref() {
+            Some(r) if !r.is_empty() => {
+                out.put_i32(r.len() as i32);
+                out.put_slice(r.as_bytes());
+            }
+            _ => out.put_i32(0),
+        }
+        if self.ext_fields.is_empty() {
+            out.put_i32(0);
+        } else {
+            let len_at = out.len();
+            out.put_i32(0);
+            for (k, v) in self.ext_fields.iter() {
+                out.put_i16(k.len() as i16);
+                out.put_slice(k.as_bytes());
+                out.put_i32(v.len() as i32);
+                out.put_slice(v.as_bytes());
+            }
+            let ext_len = (out.len() - len_at - 4) as i32;
+            out[len_at..len_at + 4].copy_from_slice(&ext_len.to_be_bytes());
+        }
+    }
+
+    fn decode_binary_header(mut h: &[u8]) -> Result<Self> {
+        use ProtocolError::BinaryHeader;
+        if h.len() < 2 + 1 + 2 + 4 + 4 + 4 {
+            return Err(BinaryHeader("shorter than its fixed part"));
+        }
+        let code = h.get_i16() as i32;
+        let language = LanguageCode::from_byte(h.get_u8());
+        let version = h.get_i16() as i32;
+        let opaque = h.get_i32();
+        let flag = h.get_i32();
+        let remark_len = h.get_i32();
+        if remark_len < 0 || remark_len as usize > h.len() {
+            return Err(BinaryHeader("remark length exceeds the header"));
+        }
+        let remark = if remark_len > 0 {
+            let (r, rest) = h.split_at(remark_len as usize);
+            h = rest;
+            Some(String::from_utf8(r.to_vec()).map_err(|_| BinaryHeader("remark is not UTF-8"))?)
+        } else {
+            None
+        };
+        if h.len() < 4 {
+            return Err(BinaryHeader("missing ext fields length"));
+        }
+        let ext_len = h.get_i32();
+        if ext_len < 0 || ext_len as usize > h.len() {
+            return Err(BinaryHeader("ext fields length exceeds the header"));
+        }
+        let mut ext_bytes = &h[..ext_len as usize];
+        let mut ext_fields = ExtFields::new();
+        while !ext_bytes.is_empty() {
+            if ext_bytes.len() < 2 {
+                return Err(BinaryHeader("truncated ext field key length"));
+            }
+            let klen = ext_bytes.get_i16();
+            if klen < 0 || klen as usize > ext_bytes.len() {
+                return Err(BinaryHeader("ext field key length exceeds the header"));
+            }
+            let (k, rest) = ext_bytes.split_at(klen as usize);
+            ext_bytes = rest;
+            if ext_bytes.len() < 4 {
+                return Err(BinaryHeader("truncated ext field value length"));
+            }
+            let vlen = ext_bytes.get_i32();
+            if vlen < 0 || vlen as usize > ext_bytes.len() {
+                return Err(BinaryHeader("ext field value length exceeds the header"));
+            }
+            let (v, rest) = ext_bytes.split_at(vlen as usize);
+            ext_bytes = rest;
+            let k = std::str::from_utf8(k).map_err(|_| BinaryHeader("ext field key is not UTF-8"))?;
+            let v = std::str::from_utf8(v).map_err(|_| BinaryHeader("ext field value is not UTF-8"))?;
+            ext_fields.insert(k, v);
+        }
+        Ok(RemotingCommand {
+            code,
+            language,
+            version,
+            opaque,
+            flag,
+            remark,
+            ext_fields,
+            serialize_type: SerializeType::RocketMq,
+            body: Bytes::new(),
+        })
+    }
+}
+
+#[derive(Serialize)]
+struct JsonHeaderOut<'a> {
+    code: i32,
+    language: &'static str,
+    version: i32,
+    opaque: i32,
+    flag: i32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    remark: Option<&'a str>,
+    #[serde(rename = "extFields", skip_serializing_if = "Option::is_none")]
+    ext_fields: Option<&'a ExtFields>,
+    #[serde(rename = "serializeTypeCurrentRPC")]
+    serialize_type_current_rpc: &'static str,
+}
+
+/// Lenient reading of a JSON header: only `code` is required; `language` may be a name
+/// or a number; unknown keys (`serializeTypeCurrentRPC`, future fields) are ignored.
+#[derive(Deserialize)]
+struct JsonHeaderIn {
+    code: i32,
+    #[serde(default)]
+    language: Option<JsonLanguage>,
+    #[serde(default)]
+    version: Option<i32>,
+    #[serde(default)]
+    opaque: Option<i32>,
+    #[serde(default)]
+    flag: Option<i32>,
+    #[serde(default)]
+    remark: Option<String>,
+    #[serde(default, rename = "extFields")]
+    ext_fields: Option<ExtFields>,
+}
+
+struct JsonLanguage(LanguageCode);
+
+impl<'de> Deserialize<'de> for JsonLanguage {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = JsonLanguage;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a language name or code")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> std::result::Result<JsonLanguage, E> {
+                Ok(JsonLanguage(LanguageCode::from_name(v)))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> std::result::Result<JsonLanguage, E> {
+                Ok(JsonLanguage(LanguageCode::from_byte(u8::try_from(v).unwrap_or(u8::MAX))))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> std::result::Result<JsonLanguage, E> {
+                Ok(JsonLanguage(LanguageCode::from_byte(u8::try_from(v).unwrap_or(u8::MAX))))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}

@@ -1,0 +1,121 @@
+//! JSON as Apache RocketMQ writes it.
+//!
+//! Java RocketMQ serializes bodies with fastjson, which writes map keys that are numbers
+//! bare: `{"brokerAddrs":{0:"127.0.0.1:10911"}}`. That is not JSON, so before handing a
+//! body to serde we quote such keys. Everything we write is standard JSON (quoted keys),
+//! which every client parses.
+
+use std::borrow::Cow;
+
+use serde::de::DeserializeOwned;
+
+use crate::error::{ProtocolError, Result};
+
+/// Quotes bare numeric object keys (`{0:"a", -1:"b"}` -> `{"0":"a", "-1":"b"}`), leaving
+/// strings and everything else untouched. Borrowed when there is nothing to fix.
+pub fn quote_bare_keys(input: &[u8]) -> Cow<'_, [u8]> {
+    let mut out: Option<Vec<u8>> = None;
+    let mut in_string = false;
+    let mut escaped = false;
+    // True right after `{` or `,` in an object context (ignoring white space): a key may start.
+    let mut key_may_start = false;
+    let mut i = 0;
+    while i < input.len() {
+        let c = input[i];
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if c == b'\\' {
+                escaped = true;
+            } else if c == b'"' {
+                in_string = false;
+            }
+            if let Some(o) = out.as_mut() {
+                o.push(c);
+            }
+            i += 1;
+            continue;
+        }
+        match c {
+            b'"' => {
+                in_string = true;
+                key_may_start = false;
+            }
+            b'{' | b',' => key_may_start = true,
+            b' ' | b'\n' | b'\r' | b'\t' => {}
+            b'-' | b'0'..=b'9' if key_may_start => {
+                let start = i;
+                let mut end = i + 1;
+                while end < input.len() && input[end].is_ascii_digit() {
+                    end += 1;
+                }
+                let mut after = end;
+                while after < input.len() && matches!(input[after], b' ' | b'\n' | b'\r' | b'\t') {
+                    after += 1;
+                }
+                key_may_start = false;
+                if after < input.len() && input[after] == b':' {
+                    let o = out.get_or_insert_with(|| {
+                        let mut v = Vec::with_capacity(input.len() + 16);
+                        v.extend_from_slice(&input[..start]);
+                        v
+                    });
+                    o.push(b'"');
+                    o.extend_from_slice(&input[start..end]);
+                    o.push(b'"');
+                    i = end;
+                    continue;
+                }
+            }
+            _ => key_may_start = false,
+        }
+        if let Some(o) = out.as_mut() {
+            o.push(c);
+        }
+        i += 1;
+    }
+    match out {
+        Some(v) => Cow::Owned(v),
+        None => Cow::Borrowed(input),
+    }
+}
+
+/// Parses a body written by any RocketMQ peer (standard JSON or fastjson's dialect).
+pub fn from_slice<T: DeserializeOwned>(input: &[u8]) -> Result<T> {
+    let fixed = quote_bare_keys(input);
+    serde_json::from_slice(&fixed).map_err(|e| ProtocolError::Body(e.to_string()))
+}
+
+/// Writes a body as standard JSON.
+pub fn to_vec<T: serde::Serialize>(value: &T) -> Vec<u8> {
+    // Serializing our own plain data types to a Vec cannot fail (no maps with non-string
+    // keys, no custom serializers that error); fall back to an empty object regardless.
+    serde_json::to_vec(value).unwrap_or_else(|_| b"{}".to_vec())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quotes_fastjson_numeric_keys() {
+        let s = br#"{"brokerAddrs":{0:"127.0.0.1:10911",1 : "x:1"},"n":-1,"m":{-2:"y"}}"#;
+        let fixed = quote_bare_keys(s);
+        assert_eq!(
+            std::str::from_utf8(&fixed).unwrap(),
+            r#"{"brokerAddrs":{"0":"127.0.0.1:10911","1" : "x:1"},"n":-1,"m":{"-2":"y"}}"#
+        );
+    }
+
+    #[test]
+    fn leaves_standard_json_and_strings_alone() {
+        let s = br#"{"a":[1,2,3],"b":"{0:\"x\"}","c":{"0":"z"}}"#;
+        assert!(matches!(quote_bare_keys(s), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn arrays_of_numbers_are_not_keys() {
+        let s = br#"{"a":[1, 2],"b":{3:[4,5]}}"#;
+        assert_eq!(&*quote_bare_keys(s), br#"{"a":[1, 2],"b":{"3":[4,5]}}"#);
+    }
+}
