@@ -18,6 +18,7 @@ pub mod frame;
 pub mod header;
 pub mod json;
 pub mod message;
+pub mod properties_text;
 
 pub use code::{LanguageCode, RequestCode, ResponseCode};
 pub use command::{ExtFields, RemotingCommand, SerializeType};

@@ -1,0 +1,78 @@
+//! Java `.properties` text: configuration files (`broker.conf`, `namesrv.conf`) and the
+//! bodies of GET/UPDATE_BROKER_CONFIG and GET/UPDATE_NAMESRV_CONFIG
+//! (`MixAll.properties2String` / `string2Properties`).
+//!
+//! Supported: `key=value` and `key: value` and `key value`, `#`/`!` comments, blank lines,
+//! surrounding white space trimmed. Line continuations and `\uXXXX` escapes are rare in
+//! RocketMQ configuration and are not interpreted.
+
+/// One `key=value` entry and the 1-based line it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub key: String,
+    pub value: String,
+    pub line: usize,
+}
+
+/// Parses properties text; a later duplicate key wins, as in Java.
+pub fn parse(text: &str) -> Vec<Entry> {
+    let mut entries: Vec<Entry> = Vec::new();
+    for (i, raw) in text.lines().enumerate() {
+        let line = raw.trim();
+        if line.is_empty() || line.starts_with('#') || line.starts_with('!') {
+            continue;
+        }
+        let split = line.find(['=', ':']).or_else(|| line.find(char::is_whitespace));
+        let (key, value) = match split {
+            Some(at) => (line[..at].trim(), line[at + 1..].trim()),
+            None => (line, ""),
+        };
+        if key.is_empty() {
+            continue;
+        }
+        let entry = Entry { key: key.to_owned(), value: value.to_owned(), line: i + 1 };
+        match entries.iter_mut().find(|e| e.key == entry.key) {
+            Some(existing) => *existing = entry,
+            None => entries.push(entry),
+        }
+    }
+    entries
+}
+
+/// Formats `key=value` lines, as `MixAll.properties2String` does.
+pub fn format<'a>(pairs: impl IntoIterator<Item = (&'a str, String)>) -> String {
+    let mut out = String::new();
+    for (k, v) in pairs {
+        out.push_str(k);
+        out.push('=');
+        out.push_str(&v);
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_rocketmq_broker_conf() {
+        let text = "# comment\nbrokerClusterName = DefaultCluster\n\nbrokerName=broker-a\nbrokerId: 0\n! other\nnamesrvAddr=127.0.0.1:9876;127.0.0.2:9876\nlistenPort 10911\nbrokerId=1\n";
+        let e = parse(text);
+        let get = |k: &str| e.iter().find(|x| x.key == k).map(|x| x.value.as_str());
+        assert_eq!(get("brokerClusterName"), Some("DefaultCluster"));
+        assert_eq!(get("brokerName"), Some("broker-a"));
+        assert_eq!(get("brokerId"), Some("1"));
+        assert_eq!(get("namesrvAddr"), Some("127.0.0.1:9876;127.0.0.2:9876"));
+        assert_eq!(get("listenPort"), Some("10911"));
+        assert_eq!(e.iter().find(|x| x.key == "brokerName").map(|x| x.line), Some(4));
+    }
+
+    #[test]
+    fn format_then_parse_round_trips() {
+        let text = format([("a", "1".to_string()), ("b", "x y".to_string())]);
+        let e = parse(&text);
+        assert_eq!(e.len(), 2);
+        assert_eq!(e[1].value, "x y");
+    }
+}

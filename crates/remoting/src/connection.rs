@@ -1,0 +1,349 @@
+//! One TCP connection carrying RocketMQ frames in both directions.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use ferromq_protocol::frame::{decode_frame, encode_frame, peek_frame_len, DEFAULT_MAX_FRAME_BYTES};
+use ferromq_protocol::{RemotingCommand, SerializeType};
+use parking_lot::Mutex;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::error::RemotingError;
+
+/// Limits of one connection.
+#[derive(Debug, Clone)]
+pub struct ConnectionConfig {
+    /// Largest frame accepted from the peer (Java: `com.rocketmq.remoting.frameMaxLength`).
+    pub max_frame_bytes: usize,
+    /// Bytes queued for a peer that is not reading before the connection is cut.
+    pub max_pending_write_bytes: usize,
+    /// Bytes the writer gathers into one `write` call at most.
+    pub write_batch_bytes: usize,
+}
+
+impl Default for ConnectionConfig {
+    fn default() -> Self {
+        ConnectionConfig {
+            max_frame_bytes: DEFAULT_MAX_FRAME_BYTES,
+            max_pending_write_bytes: 64 * 1024 * 1024,
+            write_batch_bytes: 256 * 1024,
+        }
+    }
+}
+
+/// Serves the requests a peer sends on a connection.
+pub trait RequestHandler: Send + Sync + 'static {
+    /// Handles one request. Returning `Some` answers it now (the opaque, response flag and
+    /// serialize type are filled in); returning `None` means the handler answers later
+    /// through [`Connection::send_response`], or the request was oneway. The reader awaits
+    /// this future before reading the next frame, so long waits belong in spawned tasks.
+    fn handle(&self, conn: &Connection, request: RemotingCommand) -> impl Future<Output = Option<RemotingCommand>> + Send;
+
+    /// Called once when the connection is established.
+    fn on_connected(&self, _conn: &Connection) {}
+
+    /// Called once when the connection is gone (EOF, error, or closed by us).
+    fn on_closed(&self, _conn: &Connection) {}
+}
+
+/// A handler for connections that serve nothing (a plain client): every request is
+/// answered REQUEST_CODE_NOT_SUPPORTED.
+pub struct RejectRequests;
+
+impl RequestHandler for RejectRequests {
+    async fn handle(&self, _conn: &Connection, request: RemotingCommand) -> Option<RemotingCommand> {
+        Some(RemotingCommand::not_supported(request.code))
+    }
+}
+
+static NEXT_CONNECTION_ID: AtomicU64 = AtomicU64::new(1);
+
+struct Shared {
+    id: u64,
+    peer: SocketAddr,
+    local: SocketAddr,
+    config: ConnectionConfig,
+    outbound: mpsc::UnboundedSender<Bytes>,
+    queued_bytes: AtomicUsize,
+    pending: Mutex<HashMap<i32, oneshot::Sender<RemotingCommand>>>,
+    next_opaque: AtomicI32,
+    closed: AtomicBool,
+    close_tx: watch::Sender<bool>,
+}
+
+/// A handle on a live connection; cheap to clone. All clones refer to the same socket.
+#[derive(Clone)]
+pub struct Connection {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection").field("id", &self.shared.id).field("peer", &self.shared.peer).finish()
+    }
+}
+
+impl PartialEq for Connection {
+    fn eq(&self, other: &Self) -> bool {
+        self.shared.id == other.shared.id
+    }
+}
+impl Eq for Connection {}
+
+impl Connection {
+    /// Connects to `addr` ("host:port") and starts serving the connection with `handler`.
+    pub async fn connect<H: RequestHandler>(
+        addr: &str,
+        handler: Arc<H>,
+        config: ConnectionConfig,
+        timeout: Duration,
+    ) -> Result<Connection, RemotingError> {
+        let stream = match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
+            Err(_) => return Err(RemotingError::ConnectTimeout { addr: addr.to_owned(), timeout }),
+            Ok(Err(source)) => return Err(RemotingError::Connect { addr: addr.to_owned(), source }),
+            Ok(Ok(s)) => s,
+        };
+        Self::start(stream, handler, config).map_err(|source| RemotingError::Connect { addr: addr.to_owned(), source })
+    }
+
+    /// Starts the reader and writer tasks of an established stream.
+    pub fn start<H: RequestHandler>(
+        stream: TcpStream,
+        handler: Arc<H>,
+        config: ConnectionConfig,
+    ) -> std::io::Result<Connection> {
+        stream.set_nodelay(true)?;
+        let peer = stream.peer_addr()?;
+        let local = stream.local_addr()?;
+        let (read_half, write_half) = stream.into_split();
+        let (outbound, outbound_rx) = mpsc::unbounded_channel();
+        let (close_tx, close_rx) = watch::channel(false);
+        let conn = Connection {
+            shared: Arc::new(Shared {
+                id: NEXT_CONNECTION_ID.fetch_add(1, Ordering::Relaxed),
+                peer,
+                local,
+                config,
+                outbound,
+                queued_bytes: AtomicUsize::new(0),
+                pending: Mutex::new(HashMap::new()),
+                next_opaque: AtomicI32::new(1),
+                closed: AtomicBool::new(false),
+                close_tx,
+            }),
+        };
+        tokio::spawn(write_loop(conn.clone(), write_half, outbound_rx, close_rx));
+        handler.on_connected(&conn);
+        tokio::spawn(read_loop(conn.clone(), read_half, handler));
+        Ok(conn)
+    }
+
+    /// A process-unique id for this connection.
+    pub fn id(&self) -> u64 {
+        self.shared.id
+    }
+
+    pub fn peer_addr(&self) -> SocketAddr {
+        self.shared.peer
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.shared.local
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.shared.closed.load(Ordering::Acquire)
+    }
+
+    /// Closes the connection: pending requests fail with `Closed`, queued writes are dropped.
+    pub fn close(&self) {
+        if !self.shared.closed.swap(true, Ordering::AcqRel) {
+            let _ = self.shared.close_tx.send(true);
+            // Dropping the senders wakes every waiter with an error.
+            self.shared.pending.lock().clear();
+        }
+    }
+
+    /// Resolves once the connection is closed.
+    pub async fn closed(&self) {
+        wait_closed(&mut self.shared.close_tx.subscribe()).await;
+    }
+
+    /// Sends a request and waits for its response.
+    pub async fn invoke(&self, mut request: RemotingCommand, timeout: Duration) -> Result<RemotingCommand, RemotingError> {
+        let opaque = self.shared.next_opaque.fetch_add(1, Ordering::Relaxed);
+        request.opaque = opaque;
+        request.flag &= !ferromq_protocol::command::FLAG_RESPONSE;
+        let code = request.code;
+        let (tx, rx) = oneshot::channel();
+        self.shared.pending.lock().insert(opaque, tx);
+        if self.is_closed() {
+            self.shared.pending.lock().remove(&opaque);
+            return Err(RemotingError::Closed(self.shared.peer));
+        }
+        if let Err(e) = self.enqueue(&request) {
+            self.shared.pending.lock().remove(&opaque);
+            return Err(e);
+        }
+        match tokio::time::timeout(timeout, rx).await {
+            Ok(Ok(response)) => Ok(response),
+            Ok(Err(_)) => Err(RemotingError::Closed(self.shared.peer)),
+            Err(_) => {
+                self.shared.pending.lock().remove(&opaque);
+                Err(RemotingError::Timeout { peer: self.shared.peer, code, timeout })
+            }
+        }
+    }
+
+    /// Sends a request that expects no response.
+    pub fn invoke_oneway(&self, mut request: RemotingCommand) -> Result<(), RemotingError> {
+        request.opaque = self.shared.next_opaque.fetch_add(1, Ordering::Relaxed);
+        request.mark_oneway();
+        self.enqueue(&request)
+    }
+
+    /// Sends `response` as the answer to the request with `opaque`, in the request's encoding.
+    pub fn send_response(
+        &self,
+        opaque: i32,
+        serialize_type: SerializeType,
+        mut response: RemotingCommand,
+    ) -> Result<(), RemotingError> {
+        response.opaque = opaque;
+        response.serialize_type = serialize_type;
+        response.mark_response();
+        self.enqueue(&response)
+    }
+
+    fn enqueue(&self, cmd: &RemotingCommand) -> Result<(), RemotingError> {
+        if self.is_closed() {
+            return Err(RemotingError::Closed(self.shared.peer));
+        }
+        let mut buf = BytesMut::with_capacity(128 + cmd.body.len());
+        encode_frame(cmd, &mut buf);
+        let len = buf.len();
+        let queued = self.shared.queued_bytes.fetch_add(len, Ordering::AcqRel) + len;
+        if queued > self.shared.config.max_pending_write_bytes {
+            tracing::warn!(peer = %self.shared.peer, queued, "peer is not reading; closing the connection");
+            self.close();
+            return Err(RemotingError::Closed(self.shared.peer));
+        }
+        self.shared.outbound.send(buf.freeze()).map_err(|_| RemotingError::Closed(self.shared.peer))
+    }
+
+    fn complete(&self, response: RemotingCommand) {
+        let waiter = self.shared.pending.lock().remove(&response.opaque);
+        match waiter {
+            Some(tx) => {
+                let _ = tx.send(response);
+            }
+            None => tracing::debug!(peer = %self.shared.peer, opaque = response.opaque, "response to an unknown or expired request"),
+        }
+    }
+}
+
+async fn read_loop<H: RequestHandler>(conn: Connection, mut read_half: OwnedReadHalf, handler: Arc<H>) {
+    let max_frame = conn.shared.config.max_frame_bytes;
+    let mut buf = BytesMut::with_capacity(64 * 1024);
+    let mut close_rx = conn.shared.close_tx.subscribe();
+    'outer: loop {
+        // Decode every complete frame already buffered.
+        loop {
+            match decode_frame(&mut buf, max_frame) {
+                Ok(Some(cmd)) => {
+                    if cmd.is_response() {
+                        conn.complete(cmd);
+                        continue;
+                    }
+                    let opaque = cmd.opaque;
+                    let oneway = cmd.is_oneway();
+                    let serialize_type = cmd.serialize_type;
+                    if let Some(response) = handler.handle(&conn, cmd).await {
+                        if !oneway {
+                            let _ = conn.send_response(opaque, serialize_type, response);
+                        }
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::warn!(peer = %conn.peer_addr(), error = %e, "malformed frame; closing the connection");
+                    break 'outer;
+                }
+            }
+        }
+        // Reserve what the next frame needs (bounded by the frame limit), at least 64 KiB.
+        let want = match peek_frame_len(&buf, max_frame) {
+            Ok(Some(total)) => total.saturating_sub(buf.len()).max(64 * 1024),
+            _ => 64 * 1024,
+        };
+        buf.reserve(want);
+        tokio::select! {
+            read = read_half.read_buf(&mut buf) => match read {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::debug!(peer = %conn.peer_addr(), error = %e, "read failed");
+                    break;
+                }
+            },
+            _ = wait_closed(&mut close_rx) => break,
+        }
+    }
+    conn.close();
+    handler.on_closed(&conn);
+}
+
+async fn write_loop(
+    conn: Connection,
+    mut write_half: OwnedWriteHalf,
+    mut outbound: mpsc::UnboundedReceiver<Bytes>,
+    mut close_rx: watch::Receiver<bool>,
+) {
+    let batch_limit = conn.shared.config.write_batch_bytes;
+    let mut batch = BytesMut::with_capacity(batch_limit);
+    loop {
+        let first = tokio::select! {
+            frame = outbound.recv() => frame,
+            _ = wait_closed(&mut close_rx) => None,
+        };
+        let Some(first) = first else { break };
+        let mut taken = first.len();
+        let result = if outbound.is_empty() {
+            // The common case under light load: one frame, no copy.
+            write_half.write_all(&first).await
+        } else {
+            batch.clear();
+            batch.extend_from_slice(&first);
+            while batch.len() < batch_limit {
+                match outbound.try_recv() {
+                    Ok(frame) => {
+                        taken += frame.len();
+                        batch.extend_from_slice(&frame);
+                    }
+                    Err(_) => break,
+                }
+            }
+            write_half.write_all(&batch).await
+        };
+        conn.shared.queued_bytes.fetch_sub(taken, Ordering::AcqRel);
+        if let Err(e) = result {
+            tracing::debug!(peer = %conn.peer_addr(), error = %e, "write failed");
+            break;
+        }
+    }
+    let _ = write_half.shutdown().await;
+    conn.close();
+}
+
+/// Resolves when the flag turns true (or its sender is gone); holds no guard across awaits.
+pub(crate) async fn wait_closed(rx: &mut watch::Receiver<bool>) {
+    let _ = rx.wait_for(|closed| *closed).await;
+}
