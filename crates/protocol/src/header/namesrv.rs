@@ -1,6 +1,5 @@
 //! Headers of the requests the NameServer serves (`...header.namesrv.*`).
 
-
 crate::ext_header! {
     /// GET_ROUTEINFO_BY_TOPIC request.
     pub struct GetRouteInfoRequestHeader {

@@ -1,0 +1,141 @@
+//! Helpers for end-to-end tests: real `mqnamesrv` processes on loopback, and a minimal
+//! broker-side registrar speaking the real protocol through `ferromq-remoting`.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use ferromq_protocol::body::{RegisterBrokerBody, TopicConfig};
+use ferromq_protocol::header::RegisterBrokerRequestHeader;
+use ferromq_protocol::{json, RemotingCommand, RequestCode, SerializeType};
+use ferromq_remoting::{Connection, ConnectionConfig, RejectRequests};
+
+pub const TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A `mqnamesrv` child process, SIGKILLed when dropped.
+pub struct NamesrvProcess {
+    pub child: Child,
+    pub addr: String,
+    pub dir: tempfile::TempDir,
+}
+
+impl NamesrvProcess {
+    /// Starts `mqnamesrv` on an ephemeral loopback port with `extra` arguments.
+    pub fn start(extra: &[&str]) -> NamesrvProcess {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let kv = dir.path().join("kvConfig.json");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_mqnamesrv"))
+            .args(["--listenPort", "0", "--bindAddress", "127.0.0.1"])
+            .arg("--kvConfigPath")
+            .arg(&kv)
+            .args(extra)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn mqnamesrv");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).expect("read boot line");
+        let addr = line
+            .trim()
+            .rsplit(' ')
+            .next()
+            .filter(|_| line.contains("boot success"))
+            .unwrap_or_else(|| panic!("unexpected boot line {line:?}"))
+            .to_owned();
+        NamesrvProcess { child, addr, dir }
+    }
+}
+
+impl Drop for NamesrvProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub async fn connect(addr: &str) -> Connection {
+    Connection::connect(addr, Arc::new(RejectRequests), ConnectionConfig::default(), TIMEOUT).await.expect("connect")
+}
+
+pub struct Broker<'a> {
+    pub cluster: &'a str,
+    pub name: &'a str,
+    pub id: i64,
+    pub addr: &'a str,
+    pub topics: &'a [(&'a str, i32)],
+    pub heartbeat_timeout_ms: Option<i64>,
+}
+
+impl Broker<'_> {
+    pub fn register_request(&self, counter: i64) -> RemotingCommand {
+        let mut body = RegisterBrokerBody::default();
+        let wrapper = &mut body.topic_config_serialize_wrapper;
+        wrapper.data_version.timestamp = 1;
+        wrapper.data_version.counter = counter;
+        for (name, queues) in self.topics {
+            let mut c = TopicConfig::new(*name);
+            c.read_queue_nums = *queues;
+            c.write_queue_nums = *queues;
+            wrapper.topic_config_table.insert((*name).to_owned(), c);
+        }
+        let body = json::to_vec(&body);
+        let header = RegisterBrokerRequestHeader {
+            broker_name: self.name.into(),
+            broker_addr: self.addr.into(),
+            cluster_name: self.cluster.into(),
+            ha_server_addr: format!("{}-ha", self.addr),
+            broker_id: self.id,
+            heartbeat_timeout_millis: self.heartbeat_timeout_ms,
+            compressed: Some(false),
+            body_crc32: Some(crc32(&body)),
+            ..Default::default()
+        };
+        RemotingCommand::request_with_header(RequestCode::REGISTER_BROKER, &header).with_body(body)
+    }
+
+    pub async fn register(&self, conn: &Connection) -> RemotingCommand {
+        conn.invoke(self.register_request(1), TIMEOUT).await.expect("register")
+    }
+}
+
+pub fn crc32(bytes: &[u8]) -> i32 {
+    // The same CRC-32 as java.util.zip.CRC32; written out so the tests do not depend on
+    // the implementation they check.
+    let mut crc = 0xFFFF_FFFFu32;
+    for &b in bytes {
+        crc ^= b as u32;
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+        }
+    }
+    (!crc) as i32
+}
+
+pub fn route_request(topic: &str, serialize_type: SerializeType) -> RemotingCommand {
+    let mut req = RemotingCommand::request(RequestCode::GET_ROUTEINFO_BY_TOPIC);
+    req.ext_fields.insert("topic", topic);
+    req.serialize_type = serialize_type;
+    req
+}
+
+/// Polls `check` every 50 ms until it holds or `within` passes.
+pub async fn eventually<F, Fut>(within: Duration, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        if check().await {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
