@@ -77,7 +77,7 @@ fn json_body<T: Serialize>(value: &T) -> RemotingCommand {
 }
 
 impl RequestHandler for NamesrvHandler {
-    async fn handle(&self, conn: &Connection, request: RemotingCommand) -> Option<RemotingCommand> {
+    fn handle(&self, conn: &Connection, request: RemotingCommand) -> Option<RemotingCommand> {
         Some(self.process(conn.id(), &request))
     }
 

@@ -1,7 +1,6 @@
 //! One TCP connection carrying RocketMQ frames in both directions.
 
 use std::collections::HashMap;
-use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -40,12 +39,16 @@ impl Default for ConnectionConfig {
 }
 
 /// Serves the requests a peer sends on a connection.
+///
+/// `handle` is synchronous and called on the connection's reader task, in arrival order:
+/// it answers at once (`Some`), or keeps the request's opaque and serialize type and
+/// answers later through [`Connection::send_response`] from a task it spawned (a held
+/// long-poll pull, a send waiting for fsync, a call back to the peer). Because it cannot
+/// await, a handler can never stall the reader, and so can never deadlock waiting for a
+/// response the reader would have to read; and the hot path costs no task spawn.
 pub trait RequestHandler: Send + Sync + 'static {
-    /// Handles one request. Returning `Some` answers it now (the opaque, response flag and
-    /// serialize type are filled in); returning `None` means the handler answers later
-    /// through [`Connection::send_response`], or the request was oneway. The reader awaits
-    /// this future before reading the next frame, so long waits belong in spawned tasks.
-    fn handle(&self, conn: &Connection, request: RemotingCommand) -> impl Future<Output = Option<RemotingCommand>> + Send;
+    /// Handles one request; `None` for oneway requests or answers sent later.
+    fn handle(&self, conn: &Connection, request: RemotingCommand) -> Option<RemotingCommand>;
 
     /// Called once when the connection is established.
     fn on_connected(&self, _conn: &Connection) {}
@@ -59,7 +62,7 @@ pub trait RequestHandler: Send + Sync + 'static {
 pub struct RejectRequests;
 
 impl RequestHandler for RejectRequests {
-    async fn handle(&self, _conn: &Connection, request: RemotingCommand) -> Option<RemotingCommand> {
+    fn handle(&self, _conn: &Connection, request: RemotingCommand) -> Option<RemotingCommand> {
         Some(RemotingCommand::not_supported(request.code))
     }
 }
@@ -266,7 +269,7 @@ async fn read_loop<H: RequestHandler>(conn: Connection, mut read_half: OwnedRead
                     let opaque = cmd.opaque;
                     let oneway = cmd.is_oneway();
                     let serialize_type = cmd.serialize_type;
-                    if let Some(response) = handler.handle(&conn, cmd).await {
+                    if let Some(response) = handler.handle(&conn, cmd) {
                         if !oneway {
                             let _ = conn.send_response(opaque, serialize_type, response);
                         }

@@ -1,0 +1,149 @@
+//! The transport over real loopback sockets.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use ferromq_protocol::{RemotingCommand, SerializeType};
+use ferromq_remoting::{Connection, ConnectionConfig, RejectRequests, RemotingError, RemotingServer, RequestHandler};
+
+const T: Duration = Duration::from_secs(5);
+
+/// Echoes the request's body; code 1 answers after a delay in a spawned task (a handler
+/// that answers later), code 2 never answers, code 3 calls the client back.
+struct Echo {
+    oneway_seen: AtomicUsize,
+}
+
+impl RequestHandler for Echo {
+    fn handle(&self, conn: &Connection, req: RemotingCommand) -> Option<RemotingCommand> {
+        if req.is_oneway() {
+            self.oneway_seen.fetch_add(1, Ordering::SeqCst);
+            return None;
+        }
+        match req.code {
+            1 => {
+                let conn = conn.clone();
+                let (opaque, st, body) = (req.opaque, req.serialize_type, req.body.clone());
+                tokio::spawn(async move {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    let _ = conn.send_response(opaque, st, RemotingCommand::success().with_body(body));
+                });
+                None
+            }
+            2 => None,
+            3 => {
+                let conn = conn.clone();
+                let (opaque, st) = (req.opaque, req.serialize_type);
+                tokio::spawn(async move {
+                    let answer = conn.invoke(RemotingCommand::request(77), T).await.unwrap();
+                    let reply = RemotingCommand::success().with_remark(format!("client said {}", answer.code));
+                    let _ = conn.send_response(opaque, st, reply);
+                });
+                None
+            }
+            _ => Some(RemotingCommand::success().with_body(req.body)),
+        }
+    }
+}
+
+async fn server() -> (ferromq_remoting::ServerHandle, Arc<Echo>) {
+    let echo = Arc::new(Echo { oneway_seen: AtomicUsize::new(0) });
+    let s = RemotingServer::bind("127.0.0.1:0", echo.clone(), ConnectionConfig::default()).await.unwrap();
+    (s, echo)
+}
+
+async fn client(addr: std::net::SocketAddr) -> Connection {
+    Connection::connect(&addr.to_string(), Arc::new(RejectRequests), ConnectionConfig::default(), T).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thousands_of_requests_in_flight_on_one_connection() {
+    let (s, _) = server().await;
+    let conn = client(s.local_addr()).await;
+    let mut tasks = Vec::new();
+    for i in 0..2000u32 {
+        let conn = conn.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut req = RemotingCommand::request(if i % 3 == 0 { 1 } else { 10 }).with_body(i.to_be_bytes().to_vec());
+            req.serialize_type = if i % 2 == 0 { SerializeType::Json } else { SerializeType::RocketMq };
+            let resp = conn.invoke(req, T).await.unwrap();
+            assert!(resp.is_response());
+            assert_eq!(&resp.body[..], &i.to_be_bytes(), "response matched to its request");
+            assert_eq!(resp.serialize_type, if i % 2 == 0 { SerializeType::Json } else { SerializeType::RocketMq });
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_request_without_answer_times_out_and_others_proceed() {
+    let (s, _) = server().await;
+    let conn = client(s.local_addr()).await;
+    let err = conn.invoke(RemotingCommand::request(2), Duration::from_millis(100)).await.unwrap_err();
+    assert!(matches!(err, RemotingError::Timeout { code: 2, .. }), "{err}");
+    let ok = conn.invoke(RemotingCommand::request(10).with_body(&b"x"[..]), T).await.unwrap();
+    assert_eq!(&ok.body[..], b"x");
+}
+
+#[tokio::test]
+async fn oneway_requests_get_no_response() {
+    let (s, echo) = server().await;
+    let conn = client(s.local_addr()).await;
+    for _ in 0..10 {
+        conn.invoke_oneway(RemotingCommand::request(10)).unwrap();
+    }
+    // A regular request after them proves they were read, in order.
+    conn.invoke(RemotingCommand::request(10), T).await.unwrap();
+    assert_eq!(echo.oneway_seen.load(Ordering::SeqCst), 10);
+}
+
+#[tokio::test]
+async fn the_server_can_call_the_client_back() {
+    struct Answer77;
+    impl RequestHandler for Answer77 {
+        fn handle(&self, _c: &Connection, req: RemotingCommand) -> Option<RemotingCommand> {
+            Some(RemotingCommand::response(req.code + 1, None))
+        }
+    }
+    let (s, _) = server().await;
+    let conn =
+        Connection::connect(&s.local_addr().to_string(), Arc::new(Answer77), ConnectionConfig::default(), T).await.unwrap();
+    let resp = conn.invoke(RemotingCommand::request(3), T).await.unwrap();
+    assert_eq!(resp.remark.as_deref(), Some("client said 78"));
+}
+
+#[tokio::test]
+async fn closing_fails_pending_requests_and_later_ones() {
+    let (s, _) = server().await;
+    let conn = client(s.local_addr()).await;
+    let pending = {
+        let conn = conn.clone();
+        tokio::spawn(async move { conn.invoke(RemotingCommand::request(2), T).await })
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    conn.close();
+    assert!(matches!(pending.await.unwrap(), Err(RemotingError::Closed(_))));
+    assert!(matches!(conn.invoke(RemotingCommand::request(10), T).await, Err(RemotingError::Closed(_))));
+    tokio::time::timeout(T, conn.closed()).await.unwrap();
+}
+
+#[tokio::test]
+async fn peer_going_away_is_noticed() {
+    let (s, _) = server().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let accept = tokio::spawn(async move { listener.accept().await.unwrap().0 });
+    let conn = client(addr).await;
+    drop(accept.await.unwrap());
+    tokio::time::timeout(T, conn.closed()).await.expect("EOF closes the connection");
+    drop(s);
+}
+
+#[tokio::test]
+async fn connect_errors_are_reported() {
+    let err = Connection::connect("127.0.0.1:1", Arc::new(RejectRequests), ConnectionConfig::default(), T).await.unwrap_err();
+    assert!(matches!(err, RemotingError::Connect { .. }), "{err}");
+}
