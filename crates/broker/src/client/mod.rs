@@ -1,0 +1,1 @@
+//! Connected clients: producer and consumer groups, their channels, queue locks.

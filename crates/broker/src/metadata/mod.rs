@@ -1,0 +1,1 @@
+//! Broker metadata kept on disk: topics, subscription groups, consumer offsets.
