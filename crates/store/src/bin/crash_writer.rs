@@ -1,0 +1,90 @@
+//! Test helper for the crash suite (`tests/crash.rs`): opens a store in SYNC_FLUSH mode
+//! with small segments and appends messages from several threads forever, printing one
+//! line per acknowledged (fsynced) message:
+//! `ack <seq> <phy> <topic> <queue_id> <queue_offset> <store_timestamp>`.
+//! The test SIGKILLs it at a random moment and checks every acknowledged message.
+//!
+//! Usage: `ferromq-store-crash-writer <store-dir> <first-seq> [threads]`
+
+use std::io::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use ferromq_store::{FlushDiskType, MessageStore, MessageStoreConfig, PutMessage, PutMessageStatus};
+
+/// The message for sequence number `seq`: the test rebuilds it from `seq` alone.
+pub fn message_for(seq: u64) -> PutMessage {
+    let topic = format!("Crash{}", seq % 3);
+    let queue_id = (seq / 3 % 4) as i32;
+    let len = (seq * 7919 % 1500) as usize;
+    let body: Vec<u8> = (0..len).map(|i| (seq as usize + i) as u8).collect();
+    let uniq = format!("UNIQ{seq}");
+    let keys = format!("K{seq} k{}", seq % 10);
+    PutMessage::new(topic, queue_id, body).with_properties([
+        ("TAGS", "T"),
+        ("KEYS", keys.as_str()),
+        ("UNIQ_KEY", uniq.as_str()),
+    ])
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let (Some(dir), Some(first)) = (args.get(1), args.get(2).and_then(|s| s.parse::<u64>().ok())) else {
+        eprintln!("usage: ferromq-store-crash-writer <store-dir> <first-seq> [threads]");
+        std::process::exit(2);
+    };
+    let threads: u64 = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(4);
+    let mut cfg = MessageStoreConfig::with_root(dir);
+    cfg.flush_disk_type = FlushDiskType::SyncFlush;
+    cfg.mapped_file_size_commit_log = 64 * 1024;
+    cfg.mapped_file_size_consume_queue = 20 * 100;
+    cfg.max_hash_slot_num = 128;
+    cfg.max_index_num = 1000;
+    cfg.max_message_size = 16 * 1024;
+    cfg.flush_interval_consume_queue_ms = 20;
+    let store = match MessageStore::open(cfg) {
+        Ok(s) => Arc::new(s),
+        Err(e) => {
+            eprintln!("open failed: {e}");
+            std::process::exit(1);
+        }
+    };
+    if let Err(e) = store.start() {
+        eprintln!("start failed: {e}");
+        std::process::exit(1);
+    }
+    println!("ready");
+    let next = Arc::new(AtomicU64::new(first));
+    let stdout = Arc::new(std::sync::Mutex::new(std::io::stdout()));
+    let mut handles = Vec::new();
+    for _ in 0..threads {
+        let (store, next, stdout) = (store.clone(), next.clone(), stdout.clone());
+        handles.push(std::thread::spawn(move || loop {
+            let seq = next.fetch_add(1, Ordering::SeqCst);
+            let m = message_for(seq);
+            let (topic, qid) = (m.topic.clone(), m.queue_id);
+            let r = match store.put_message(m).and_then(|h| h.wait()) {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("put failed: {e}");
+                    std::process::exit(1);
+                }
+            };
+            if r.status != PutMessageStatus::PutOk {
+                continue;
+            }
+            let a = r.append;
+            if let Ok(mut out) = stdout.lock() {
+                let _ = writeln!(
+                    out,
+                    "ack {seq} {} {topic} {qid} {} {}",
+                    a.wrote_offset, a.logics_offset, a.store_timestamp
+                );
+                let _ = out.flush();
+            }
+        }));
+    }
+    for h in handles {
+        let _ = h.join();
+    }
+}

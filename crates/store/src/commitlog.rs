@@ -1,0 +1,741 @@
+//! The CommitLog: one append-only log of every message, in fixed-size segment files named
+//! by their 20-digit start offset, in RocketMQ's record format. A segment that cannot hold
+//! the next record is closed with a blank record (`remaining | 0xCBD43194`) and the next
+//! segment (pre-created by a background thread) takes over.
+//!
+//! Three positions, never decreasing except by an explicit truncation:
+//! `append_pos` (bytes assigned to records, some still in the in-memory pending buffer)
+//! >= `written` (pwritten into the page cache: readable, survives a process crash)
+//! >= `flushed` (fdatasynced: survives power loss; published through [`FlushWatch`]).
+//!
+//! Group write: appends encode into a pending buffer under the append lock; whoever needs
+//! its bytes in the page cache takes the commit lock and writes everything pending in one
+//! `pwrite`, so concurrent writers share system calls the way group commit shares fsyncs.
+//!
+//! Invariant: the pending chunks cover exactly `[written, append_pos)`, in order.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use parking_lot::{Condvar, Mutex, RwLock};
+
+use crate::error::{Result, StoreError};
+use crate::flush::{AppendResult, FlushWatch};
+use crate::record::{self, Peeked, PutMessage, END_FILE_MIN_BLANK_LENGTH};
+use crate::segment::{list_segment_files, sync_dir, Segment};
+
+/// Bytes read per system call while scanning the log.
+const SCAN_WINDOW: usize = 1 << 20;
+/// Pending buffers kept for reuse, and the largest one kept.
+const SPARE_BUFFERS: usize = 4;
+const SPARE_BUFFER_MAX: usize = 4 << 20;
+
+type QueueTable = HashMap<String, HashMap<i32, i64>>;
+
+struct Chunk {
+    seg: Arc<Segment>,
+    file_pos: u64,
+    data: Vec<u8>,
+}
+
+struct AppendState {
+    append_pos: u64,
+    tail: Arc<Segment>,
+    pending: Vec<Chunk>,
+    spare: Vec<Vec<u8>>,
+    /// Next ConsumeQueue offset of every topic and queue (RocketMQ's topicQueueTable).
+    queue_table: QueueTable,
+    last_store_ts: i64,
+}
+
+impl AppendState {
+    /// The buffer to append to for position `append_pos` in `tail`.
+    fn chunk(&mut self) -> &mut Vec<u8> {
+        let file_pos = self.append_pos - self.tail.start();
+        let contiguous = self
+            .pending
+            .last()
+            .is_some_and(|c| Arc::ptr_eq(&c.seg, &self.tail) && c.file_pos + c.data.len() as u64 == file_pos);
+        if !contiguous {
+            let data = self.spare.pop().unwrap_or_default();
+            self.pending.push(Chunk { seg: self.tail.clone(), file_pos, data });
+        }
+        match self.pending.last_mut() {
+            Some(c) => &mut c.data,
+            // Unreachable: a chunk was pushed above if none matched.
+            None => unreachable_chunk(),
+        }
+    }
+}
+
+#[allow(clippy::panic)]
+fn unreachable_chunk() -> ! {
+    // A programmer error, not something a file can cause: `chunk` always pushes first.
+    panic!("pending chunk list empty right after a push")
+}
+
+#[derive(Default)]
+struct PreallocState {
+    want: Option<u64>,
+    ready: Option<Arc<Segment>>,
+    stop: bool,
+}
+
+/// What recovery found in the CommitLog.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CommitLogRecovery {
+    pub scanned_from: u64,
+    /// The end of the last valid record: the new append position.
+    pub end: u64,
+    pub messages_scanned: u64,
+    /// Offsets of records whose header is valid but whose body fails its CRC while valid
+    /// records follow: kept (so later messages keep their offsets) but never served.
+    pub corrupt_records: Vec<u64>,
+    /// Segment files removed because they lay wholly beyond the end.
+    pub segments_removed: usize,
+}
+
+pub(crate) struct CommitLog {
+    dir: PathBuf,
+    segment_size: u64,
+    segments: RwLock<Vec<Arc<Segment>>>,
+    state: Mutex<AppendState>,
+    commit_lock: Mutex<()>,
+    flush_lock: Mutex<()>,
+    written: AtomicU64,
+    pub(crate) watch: Arc<FlushWatch>,
+    poisoned: AtomicBool,
+    prealloc: Mutex<PreallocState>,
+    prealloc_cond: Condvar,
+}
+
+impl CommitLog {
+    /// Opens the log in `dir`, scanning and validating from `scan_from` (a record boundary
+    /// known durable, e.g. the checkpoint's flushed offset; `None` scans everything),
+    /// truncating a torn or corrupt tail.
+    pub(crate) fn open(
+        dir: &Path,
+        segment_size: u64,
+        scan_from: Option<u64>,
+        check_crc: bool,
+        max_message_size: usize,
+    ) -> Result<(CommitLog, CommitLogRecovery)> {
+        let files = list_segment_files(dir)?;
+        let mut segments: Vec<Arc<Segment>> = Vec::with_capacity(files.len());
+        let n = files.len();
+        for (i, (start, path)) in files.into_iter().enumerate() {
+            if let Some(prev) = segments.last() {
+                if prev.end() != start {
+                    return Err(StoreError::Corrupt {
+                        what: format!("CommitLog {}", dir.display()),
+                        offset: prev.end(),
+                        detail: format!("segments are not contiguous: next file starts at {start}"),
+                    });
+                }
+            }
+            segments.push(Arc::new(Segment::open(path, start, segment_size, i + 1 == n)?));
+        }
+        if segments.is_empty() {
+            segments.push(Arc::new(Segment::create(dir, 0, segment_size)?));
+            sync_dir(dir)?;
+        }
+        let first = segments.first().map_or(0, |s| s.start());
+        let last_end = segments.last().map_or(0, |s| s.end());
+        let from = match scan_from {
+            Some(s) if s >= first && s <= last_end => s,
+            _ => first,
+        };
+        let mut report = CommitLogRecovery { scanned_from: from, ..Default::default() };
+        // Body and properties are bounded by maxMessageSize, the topic by 32 KiB, the
+        // header by a few hundred bytes: a larger size field is corruption.
+        let max_record = max_message_size + (64 << 10);
+        let (end, last_ts) = scan(&segments, from, check_crc, max_record, &mut report)?;
+        report.end = end;
+
+        // Cut everything after `end`: zero the rest of its segment, drop later segments.
+        let tail_idx = segments.iter().position(|s| s.contains(end));
+        let tail = match tail_idx {
+            Some(i) => {
+                let removed: Vec<Arc<Segment>> = segments.drain(i + 1..).collect();
+                for s in &removed {
+                    s.delete()?;
+                }
+                report.segments_removed = removed.len();
+                let tail = segments[i].clone();
+                tail.zero_from(end - tail.start())?;
+                tail
+            }
+            None => {
+                let seg = Arc::new(Segment::create(dir, end, segment_size)?);
+                segments.push(seg.clone());
+                seg
+            }
+        };
+        // What recovery accepted must be durable before anything is built on it.
+        for s in segments.iter().filter(|s| s.end() > from) {
+            s.sync()?;
+        }
+        sync_dir(dir)?;
+        if !report.corrupt_records.is_empty() {
+            tracing::error!(offsets = ?report.corrupt_records, "CommitLog records with a bad body CRC; they will not be served");
+        }
+        tracing::info!(from, end, scanned = report.messages_scanned, "CommitLog recovered");
+        let log = CommitLog {
+            dir: dir.to_path_buf(),
+            segment_size,
+            segments: RwLock::new(segments),
+            state: Mutex::new(AppendState {
+                append_pos: end,
+                tail,
+                pending: Vec::new(),
+                spare: Vec::new(),
+                queue_table: HashMap::new(),
+                last_store_ts: last_ts,
+            }),
+            commit_lock: Mutex::new(()),
+            flush_lock: Mutex::new(()),
+            written: AtomicU64::new(end),
+            watch: Arc::new(FlushWatch::new(end)),
+            poisoned: AtomicBool::new(false),
+            prealloc: Mutex::new(PreallocState::default()),
+            prealloc_cond: Condvar::new(),
+        };
+        Ok((log, report))
+    }
+
+    fn poison(&self, op: &str, err: StoreError) -> StoreError {
+        let why = format!("{op}: {err}");
+        if !self.poisoned.swap(true, Ordering::SeqCst) {
+            tracing::error!(%why, "CommitLog poisoned; refusing further writes");
+        }
+        self.watch.poison(why);
+        err
+    }
+
+    pub(crate) fn check_writable(&self) -> Result<()> {
+        if self.poisoned.load(Ordering::SeqCst) {
+            return Err(StoreError::Poisoned(self.watch.poisoned().unwrap_or_else(|| "write".to_string())));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn is_poisoned(&self) -> bool {
+        self.poisoned.load(Ordering::SeqCst)
+    }
+
+    /// The segment starting at `start`: the pre-created one if ready, else a new file.
+    fn obtain_segment(&self, start: u64) -> Result<Arc<Segment>> {
+        let ready = {
+            let mut p = self.prealloc.lock();
+            let r = match p.ready.take() {
+                Some(s) if s.start() == start => Some(s),
+                _ => None,
+            };
+            p.want = Some(start + self.segment_size);
+            r
+        };
+        self.prealloc_cond.notify_all();
+        match ready {
+            Some(s) => Ok(s),
+            None => Ok(Arc::new(Segment::create(&self.dir, start, self.segment_size)?)),
+        }
+    }
+
+    /// Background loop pre-creating the next segment so that a roll never waits on file
+    /// creation. Runs until [`CommitLog::stop_prealloc`].
+    pub(crate) fn prealloc_loop(&self) {
+        let mut p = self.prealloc.lock();
+        loop {
+            if p.stop {
+                return;
+            }
+            if let Some(start) = p.want.take() {
+                if p.ready.as_ref().is_some_and(|s| s.start() == start) {
+                    continue;
+                }
+                drop(p);
+                let seg = Segment::create(&self.dir, start, self.segment_size);
+                p = self.prealloc.lock();
+                match seg {
+                    Ok(s) => p.ready = Some(Arc::new(s)),
+                    Err(e) => tracing::warn!(error = %e, start, "pre-creating a CommitLog segment failed"),
+                }
+                continue;
+            }
+            self.prealloc_cond.wait(&mut p);
+        }
+    }
+
+    pub(crate) fn request_prealloc(&self) {
+        let end = self.state.lock().tail.end();
+        self.prealloc.lock().want = Some(end);
+        self.prealloc_cond.notify_all();
+    }
+
+    pub(crate) fn stop_prealloc(&self) {
+        self.prealloc.lock().stop = true;
+        self.prealloc_cond.notify_all();
+    }
+
+    /// Makes the tail segment able to take `need` more bytes plus a closing blank record,
+    /// closing the current one with a blank record if it cannot.
+    fn ensure_room(&self, st: &mut AppendState, need: u64) -> Result<()> {
+        let remaining = st.tail.end() - st.append_pos;
+        if need + END_FILE_MIN_BLANK_LENGTH as u64 <= remaining {
+            return Ok(());
+        }
+        if need + END_FILE_MIN_BLANK_LENGTH as u64 > self.segment_size {
+            return Err(StoreError::MessageTooLarge {
+                size: need as usize,
+                max: self.segment_size as usize - END_FILE_MIN_BLANK_LENGTH,
+            });
+        }
+        let next = self.obtain_segment(st.tail.end())?;
+        if remaining > 0 {
+            let blank_len = i32::try_from(remaining).map_err(|_| StoreError::Corrupt {
+                what: "CommitLog".into(),
+                offset: st.append_pos,
+                detail: "segment too large for a blank record".into(),
+            })?;
+            let chunk = st.chunk();
+            chunk.extend_from_slice(&blank_len.to_be_bytes());
+            chunk.extend_from_slice(&record::BLANK_MAGIC_CODE.to_be_bytes());
+        }
+        self.segments.write().push(next.clone());
+        st.append_pos = next.start();
+        st.tail = next;
+        Ok(())
+    }
+
+    /// Appends `msgs` (one message, or a batch kept contiguous in one segment) with
+    /// consecutive queue offsets. The bytes are pending until committed.
+    pub(crate) fn append(
+        &self,
+        msgs: &[PutMessage],
+        now_ms: i64,
+        max_message_size: usize,
+    ) -> Result<AppendResult> {
+        let first = msgs.first().ok_or_else(|| StoreError::InvalidMessage("empty batch".into()))?;
+        let mut total: u64 = 0;
+        for m in msgs {
+            if m.topic != first.topic || m.queue_id != first.queue_id {
+                return Err(StoreError::InvalidMessage("a batch must go to one topic and queue".into()));
+            }
+            total += m.check(max_message_size)? as u64;
+        }
+        let mut st = self.state.lock();
+        self.check_writable()?;
+        self.ensure_room(&mut st, total)?;
+        let wrote_offset = st.append_pos;
+        let store_ts = now_ms;
+        let mut queue_offset = st
+            .queue_table
+            .get(first.topic.as_str())
+            .and_then(|q| q.get(&first.queue_id))
+            .copied()
+            .unwrap_or(0);
+        let logics_offset = queue_offset;
+        for m in msgs {
+            let takes = m.takes_queue_offset();
+            let qo = if takes { queue_offset } else { 0 };
+            let phy = st.append_pos;
+            let chunk = st.chunk();
+            let before = chunk.len();
+            let n = match m.encode(qo, phy, store_ts, chunk) {
+                Ok(n) => n,
+                Err(e) => {
+                    chunk.truncate(before);
+                    return Err(e);
+                }
+            };
+            st.append_pos += n as u64;
+            if takes {
+                queue_offset += 1;
+            }
+        }
+        if queue_offset != logics_offset {
+            match st.queue_table.get_mut(first.topic.as_str()) {
+                Some(q) => {
+                    q.insert(first.queue_id, queue_offset);
+                }
+                None => {
+                    st.queue_table
+                        .insert(first.topic.clone(), HashMap::from([(first.queue_id, queue_offset)]));
+                }
+            }
+        }
+        st.last_store_ts = store_ts;
+        Ok(AppendResult {
+            wrote_offset,
+            wrote_bytes: st.append_pos - wrote_offset,
+            logics_offset: if first.takes_queue_offset() { logics_offset } else { 0 },
+            store_timestamp: store_ts,
+            msg_num: msgs.len() as u32,
+        })
+    }
+
+    /// Appends raw bytes at `offset` (a slave copying its master's CommitLog), which must
+    /// be the current end. Bytes may end mid-record; the dispatcher waits for the rest.
+    pub(crate) fn append_raw(&self, offset: u64, data: &[u8]) -> Result<u64> {
+        let end = {
+            let mut st = self.state.lock();
+            self.check_writable()?;
+            if offset != st.append_pos {
+                return Err(StoreError::AppendOffsetMismatch { offset, expected: st.append_pos });
+            }
+            let mut rest = data;
+            while !rest.is_empty() {
+                if st.append_pos == st.tail.end() {
+                    let next = self.obtain_segment(st.tail.end())?;
+                    self.segments.write().push(next.clone());
+                    st.tail = next;
+                }
+                let room = (st.tail.end() - st.append_pos) as usize;
+                let n = room.min(rest.len());
+                let (now, later) = rest.split_at(n);
+                st.chunk().extend_from_slice(now);
+                st.append_pos += n as u64;
+                rest = later;
+            }
+            st.append_pos
+        };
+        self.commit_to(end)
+    }
+
+    /// Writes pending bytes until at least `end` is in the page cache; returns `written`.
+    pub(crate) fn commit_to(&self, end: u64) -> Result<u64> {
+        let w = self.written.load(Ordering::Acquire);
+        if w >= end {
+            return Ok(w);
+        }
+        let _c = self.commit_lock.lock();
+        let w = self.written.load(Ordering::Acquire);
+        if w >= end {
+            return Ok(w);
+        }
+        let chunks = std::mem::take(&mut self.state.lock().pending);
+        let mut done = Vec::with_capacity(chunks.len());
+        for c in chunks {
+            if let Err(e) = c.seg.write_at(c.file_pos, &c.data) {
+                return Err(self.poison("write", e));
+            }
+            self.written.store(c.seg.start() + c.file_pos + c.data.len() as u64, Ordering::Release);
+            done.push(c.data);
+        }
+        let mut st = self.state.lock();
+        for mut d in done {
+            if st.spare.len() < SPARE_BUFFERS && d.capacity() <= SPARE_BUFFER_MAX {
+                d.clear();
+                st.spare.push(d);
+            }
+        }
+        Ok(self.written.load(Ordering::Acquire))
+    }
+
+    /// Commits everything appended so far.
+    pub(crate) fn commit_all(&self) -> Result<u64> {
+        let end = self.state.lock().append_pos;
+        self.commit_to(end)
+    }
+
+    /// Commits and fdatasyncs everything appended so far; publishes the flushed position.
+    pub(crate) fn flush(&self) -> Result<u64> {
+        let _f = self.flush_lock.lock();
+        self.check_writable()?;
+        let target = self.commit_all()?;
+        let from = self.watch.flushed();
+        if target <= from {
+            return Ok(from);
+        }
+        let segs: Vec<Arc<Segment>> =
+            self.segments.read().iter().filter(|s| s.end() > from && s.start() < target).cloned().collect();
+        for s in segs {
+            if let Err(e) = s.sync() {
+                return Err(self.poison("fsync", e));
+            }
+        }
+        self.watch.advance(target);
+        Ok(target)
+    }
+
+    /// Bytes written to the page cache but not yet fsynced.
+    pub(crate) fn unflushed_bytes(&self) -> u64 {
+        let w = self.state.lock().append_pos;
+        w.saturating_sub(self.watch.flushed())
+    }
+
+    pub(crate) fn written(&self) -> u64 {
+        self.written.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn flushed(&self) -> u64 {
+        self.watch.flushed()
+    }
+
+    pub(crate) fn min_offset(&self) -> u64 {
+        self.segments.read().first().map_or(0, |s| s.start())
+    }
+
+    pub(crate) fn last_store_ts(&self) -> i64 {
+        self.state.lock().last_store_ts
+    }
+
+    pub(crate) fn segment_for(&self, offset: u64) -> Option<Arc<Segment>> {
+        let segs = self.segments.read();
+        let i = segs.partition_point(|s| s.end() <= offset);
+        segs.get(i).filter(|s| s.contains(offset)).cloned()
+    }
+
+    pub(crate) fn segments(&self) -> Vec<Arc<Segment>> {
+        self.segments.read().clone()
+    }
+
+    /// The start of the segment after the one holding `offset`.
+    pub(crate) fn roll_next_file(&self, offset: u64) -> u64 {
+        offset - offset % self.segment_size + self.segment_size
+    }
+
+    /// `len` bytes at `offset`, which must lie in one segment below `written`.
+    pub(crate) fn read(&self, offset: u64, len: usize) -> Result<Bytes> {
+        let end = offset + len as u64;
+        let written = self.written();
+        if end > written {
+            return Err(StoreError::OffsetOutOfRange { offset: end, min: self.min_offset(), max: written });
+        }
+        let seg = self
+            .segment_for(offset)
+            .filter(|s| end <= s.end())
+            .ok_or(StoreError::OffsetOutOfRange { offset, min: self.min_offset(), max: written })?;
+        let mut buf = BytesMut::zeroed(len);
+        seg.read_at(offset - seg.start(), &mut buf)?;
+        Ok(buf.freeze())
+    }
+
+    /// Up to `max_len` committed bytes from `offset`, within one segment (replication:
+    /// the master's HA stream). `None` when nothing is there yet.
+    pub(crate) fn read_committed(&self, offset: u64, max_len: usize) -> Result<Option<Bytes>> {
+        let written = self.written();
+        if offset >= written {
+            return Ok(None);
+        }
+        let Some(seg) = self.segment_for(offset) else {
+            return Err(StoreError::OffsetOutOfRange { offset, min: self.min_offset(), max: written });
+        };
+        let end = written.min(seg.end()).min(offset + max_len as u64);
+        self.read(offset, (end - offset) as usize).map(Some)
+    }
+
+    /// The whole record at `offset` (header first, then the rest).
+    pub(crate) fn read_record(&self, offset: u64) -> Result<Bytes> {
+        let head = self.read(offset, 8)?;
+        let size = i32::from_be_bytes([head[0], head[1], head[2], head[3]]);
+        if size < record::MIN_RECORD_LEN as i32 {
+            return Err(StoreError::Corrupt {
+                what: "CommitLog".into(),
+                offset,
+                detail: format!("no message record here (size field {size})"),
+            });
+        }
+        self.read(offset, size as usize)
+    }
+
+    // ---- queue table -------------------------------------------------------------
+
+    pub(crate) fn set_queue_table(&self, table: QueueTable) {
+        self.state.lock().queue_table = table;
+    }
+
+    pub(crate) fn queue_table_offset(&self, topic: &str, queue_id: i32) -> i64 {
+        self.state.lock().queue_table.get(topic).and_then(|q| q.get(&queue_id)).copied().unwrap_or(0)
+    }
+
+    pub(crate) fn remove_topic(&self, topic: &str) {
+        self.state.lock().queue_table.remove(topic);
+    }
+
+    // ---- truncation and deletion -------------------------------------------------------
+
+    /// Cuts the log back to `offset` (a record boundary): an HA slave diverged from its
+    /// master, or a Raft follower dropping an uncommitted suffix.
+    pub(crate) fn truncate_to(&self, offset: u64) -> Result<()> {
+        self.commit_all()?;
+        let _f = self.flush_lock.lock();
+        let _c = self.commit_lock.lock();
+        let mut st = self.state.lock();
+        if !st.pending.is_empty() {
+            return Err(StoreError::NotWritable("appends raced with a truncation"));
+        }
+        let min = self.min_offset();
+        if offset < min || offset > st.append_pos {
+            return Err(StoreError::OffsetOutOfRange { offset, min, max: st.append_pos });
+        }
+        let mut segs = self.segments.write();
+        let keep = segs.iter().position(|s| s.contains(offset));
+        let tail = match keep {
+            Some(i) => {
+                for s in segs.drain(i + 1..) {
+                    s.delete()?;
+                }
+                segs[i].clone()
+            }
+            None => {
+                // `offset` is the end of the last segment: start a new one there.
+                let s = Arc::new(Segment::create(&self.dir, offset, self.segment_size)?);
+                segs.push(s.clone());
+                s
+            }
+        };
+        tail.zero_from(offset - tail.start())?;
+        sync_dir(&self.dir)?;
+        {
+            let mut p = self.prealloc.lock();
+            if p.ready.as_ref().is_some_and(|s| s.start() > tail.start()) {
+                p.ready = None;
+            }
+        }
+        st.tail = tail;
+        st.append_pos = offset;
+        self.written.store(offset, Ordering::Release);
+        if self.watch.flushed() > offset {
+            self.watch.reset(offset);
+        }
+        Ok(())
+    }
+
+    /// Deletes the oldest segment if it starts at `start` and is not the tail.
+    pub(crate) fn delete_first_segment(&self, start: u64) -> Result<bool> {
+        let tail_start = self.state.lock().tail.start();
+        let seg = {
+            let mut segs = self.segments.write();
+            match segs.first() {
+                Some(s) if s.start() == start && start != tail_start && segs.len() > 1 => segs.remove(0),
+                _ => return Ok(false),
+            }
+        };
+        seg.delete()?;
+        Ok(true)
+    }
+
+    pub(crate) fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+/// Reads `len` bytes at `pos` from the segment list (one segment).
+fn read_from(segs: &[Arc<Segment>], pos: u64, len: usize) -> Result<Option<Vec<u8>>> {
+    let Some(seg) = segs.iter().find(|s| s.contains(pos)) else {
+        return Ok(None);
+    };
+    let len = len.min((seg.end() - pos) as usize);
+    let mut buf = vec![0u8; len];
+    seg.read_at(pos - seg.start(), &mut buf)?;
+    Ok(Some(buf))
+}
+
+/// Is there a valid record (or a proper blank) at `pos`? Used to tell a corrupt record in
+/// the middle (valid data follows) from a torn tail.
+fn valid_record_at(segs: &[Arc<Segment>], pos: u64) -> Result<bool> {
+    let Some(seg) = segs.iter().find(|s| s.contains(pos)) else {
+        return Ok(false);
+    };
+    let Some(head) = read_from(segs, pos, 8)? else {
+        return Ok(false);
+    };
+    match record::peek(&head, pos, true) {
+        Peeked::Blank { size } => Ok(pos + size as u64 == seg.end()),
+        Peeked::Incomplete { size } if pos + size as u64 <= seg.end() => {
+            let Some(buf) = read_from(segs, pos, size)? else {
+                return Ok(false);
+            };
+            Ok(matches!(record::peek(&buf, pos, true), Peeked::Message { crc_ok: true, .. }))
+        }
+        _ => Ok(false),
+    }
+}
+
+/// Scans records from `from`; returns the end of the valid prefix and the last store
+/// timestamp seen.
+fn scan(
+    segs: &[Arc<Segment>],
+    from: u64,
+    check_crc: bool,
+    max_record: usize,
+    report: &mut CommitLogRecovery,
+) -> Result<(u64, i64)> {
+    let mut pos = from;
+    let mut last_ts = 0;
+    'segments: loop {
+        let Some(seg) = segs.iter().find(|s| s.contains(pos)).cloned() else {
+            return Ok((pos, last_ts));
+        };
+        let mut window = SCAN_WINDOW;
+        loop {
+            let Some(buf) = read_from(segs, pos, window)? else {
+                return Ok((pos, last_ts));
+            };
+            let mut off = 0usize;
+            loop {
+                let rest = buf.get(off..).unwrap_or_default();
+                if rest.is_empty() {
+                    break;
+                }
+                if rest.len() < END_FILE_MIN_BLANK_LENGTH && off > 0 {
+                    // A header cut by the window (a segment always ends with >= 8 bytes of
+                    // record or blank): read on from here.
+                    break;
+                }
+                match record::peek(rest, pos, check_crc) {
+                    Peeked::Message { msg, size, crc_ok } => {
+                        if !crc_ok {
+                            if valid_record_at(segs, pos + size as u64)? {
+                                tracing::error!(
+                                    offset = pos,
+                                    "CommitLog record fails its body CRC; keeping the log after it"
+                                );
+                                report.corrupt_records.push(pos);
+                            } else {
+                                tracing::warn!(offset = pos, "torn or corrupt CommitLog tail");
+                                return Ok((pos, last_ts));
+                            }
+                        }
+                        last_ts = msg.store_timestamp;
+                        report.messages_scanned += 1;
+                        off += size;
+                        pos += size as u64;
+                    }
+                    Peeked::Blank { size } => {
+                        if pos + size as u64 == seg.end() {
+                            pos = seg.end();
+                            continue 'segments;
+                        }
+                        tracing::warn!(offset = pos, size, "blank record does not end its segment");
+                        return Ok((pos, last_ts));
+                    }
+                    Peeked::Incomplete { size } => {
+                        if pos + size as u64 > seg.end() || size > max_record {
+                            tracing::warn!(offset = pos, size, "record would cross its segment end");
+                            return Ok((pos, last_ts));
+                        }
+                        if off == 0 {
+                            // The window itself was too small for this record.
+                            window = size;
+                        }
+                        break;
+                    }
+                    Peeked::Invalid(why) => {
+                        if pos != seg.start() || rest.iter().take(8).any(|b| *b != 0) {
+                            tracing::info!(offset = pos, %why, "end of the valid CommitLog");
+                        }
+                        return Ok((pos, last_ts));
+                    }
+                }
+            }
+            if pos >= seg.end() {
+                continue 'segments;
+            }
+        }
+    }
+}
