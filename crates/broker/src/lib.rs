@@ -10,4 +10,16 @@
 //! the clock.
 
 pub mod client;
+pub mod config;
+pub mod context;
+pub mod controller;
+pub mod error;
+pub mod filter;
 pub mod metadata;
+pub mod metrics;
+pub mod outer;
+pub mod processor;
+pub mod stats;
+
+pub use config::{BrokerConfig, BrokerSettings, ConfigError};
+pub use controller::Broker;

@@ -1,5 +1,5 @@
 //! RocketMQ-style server arguments: `-c <file>` (properties file), `-p` (print the
-//! configuration and exit), `-h` (help), and `--<property> <value>` or
+//! configuration and exit), `-n <addr;addr>` (name servers), `-h` (help), and `--<property> <value>` or
 //! `--<property>=<value>` to override any property of the file.
 
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -20,6 +20,10 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<ServerArgs, Strin
                 out.config_file = Some(it.next().ok_or_else(|| format!("{arg} needs a file name"))?);
             }
             "-p" | "--printConfigItem" => out.print_config = true,
+            "-n" | "--namesrvAddr" => {
+                let addr = it.next().ok_or_else(|| format!("{arg} needs an address list"))?;
+                out.overrides.push(("namesrvAddr".into(), addr));
+            }
             "-h" | "--help" => out.help = true,
             other if other.starts_with("--") && other.len() > 2 => {
                 let body = &other[2..];

@@ -78,6 +78,7 @@ fn json_body<T: Serialize>(value: &T) -> RemotingCommand {
 
 impl RequestHandler for NamesrvHandler {
     fn handle(&self, conn: &Connection, request: RemotingCommand) -> Option<RemotingCommand> {
+        tracing::trace!(code = request.code, name = RequestCode::name(request.code), peer = %conn.peer_addr(), "request");
         Some(self.process(conn.id(), &request))
     }
 

@@ -11,8 +11,10 @@
 
 mod connection;
 mod error;
+mod pool;
 mod server;
 
 pub use connection::{Connection, ConnectionConfig, RejectRequests, RequestHandler};
 pub use error::RemotingError;
+pub use pool::ConnectionPool;
 pub use server::{RemotingServer, ServerHandle};

@@ -38,7 +38,16 @@ impl RemotingServer {
     ) -> Result<ServerHandle, RemotingError> {
         let listener =
             TcpListener::bind(addr).await.map_err(|source| RemotingError::Bind { addr: addr.to_owned(), source })?;
-        let local_addr = listener.local_addr().map_err(|source| RemotingError::Bind { addr: addr.to_owned(), source })?;
+        Self::serve(listener, handler, config).map_err(|source| RemotingError::Bind { addr: addr.to_owned(), source })
+    }
+
+    /// Serves an already bound listener (the caller learns the port before serving).
+    pub fn serve<H: RequestHandler>(
+        listener: TcpListener,
+        handler: Arc<H>,
+        config: ConnectionConfig,
+    ) -> std::io::Result<ServerHandle> {
+        let local_addr = listener.local_addr()?;
         let (stop, mut stop_rx) = watch::channel(false);
         tokio::spawn(async move {
             loop {

@@ -203,6 +203,12 @@ impl PutHandle {
         PutHandle { append, watch: Some(watch), timeout }
     }
 
+    /// True when nothing is left to wait for (ASYNC_FLUSH, or `WAIT=false`): the append
+    /// result is the answer.
+    pub fn is_ready(&self) -> bool {
+        self.watch.is_none()
+    }
+
     /// Where the message went (known before it is durable).
     pub fn append_result(&self) -> &AppendResult {
         &self.append

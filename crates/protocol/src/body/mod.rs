@@ -4,11 +4,23 @@
 //! unknown fields are ignored, fastjson's bare numeric keys are accepted through
 //! [`crate::json::from_slice`]) and writes standard JSON carrying both the 4.x fields and
 //! the 5.x ones, so that 4.x and 5.x clients of every language parse it.
+//!
+//! Maps keyed by a `MessageQueue` (stats, resets) are the one place where Java does not
+//! write JSON; see [`queue`] for how we write and read them.
 
+pub mod admin;
+pub mod client;
+pub mod group;
+pub mod lenient;
+pub mod queue;
 pub mod register;
 pub mod route;
 pub mod topic;
 
+pub use admin::*;
+pub use client::*;
+pub use group::*;
+pub use queue::{from_slice_lenient, mq_key_map, MessageQueue, MessageQueueMap};
 pub use register::*;
 pub use route::*;
 pub use topic::*;

@@ -4,7 +4,7 @@
 //! the same disk, then scans the backlog through the ConsumeQueue.
 //!
 //! `cargo run --release -p ferromq-store --bin store-bench -- [--dir D] [--messages N]
-//! [--size BYTES] [--threads T]`
+//! [--size BYTES] [--threads T] [--modes async,sync1,sync64,sync1024]`
 
 use std::fs::OpenOptions;
 use std::io::Write;
@@ -21,6 +21,8 @@ struct Args {
     messages: u64,
     size: usize,
     threads: usize,
+    /// Which runs: any of `async`, `sync1`, `sync64`, `sync1024` (default: all).
+    modes: Vec<String>,
 }
 
 fn parse_args() -> Args {
@@ -29,6 +31,7 @@ fn parse_args() -> Args {
         messages: 400_000,
         size: 500,
         threads: 4,
+        modes: ["async", "sync1", "sync64", "sync1024"].map(String::from).to_vec(),
     };
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -39,6 +42,7 @@ fn parse_args() -> Args {
             "--messages" => a.messages = v.parse().unwrap_or(a.messages),
             "--size" => a.size = v.parse().unwrap_or(a.size),
             "--threads" => a.threads = v.parse().unwrap_or(a.threads),
+            "--modes" => a.modes = v.split(',').map(String::from).collect(),
             other => {
                 eprintln!("unknown argument {other}");
                 std::process::exit(2);
@@ -199,15 +203,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             r.msgs_per_s, r.mb_per_s, r.p50_us, r.p99_us, r.p999_us
         )
     };
-    let (asyncr, store) =
-        run(&a.dir.join("async"), FlushDiskType::AsyncFlush, a.threads, a.messages, a.size)?;
-    line(&mut out, &format!("ASYNC_FLUSH {} writers", a.threads), &asyncr)?;
-    let (rate, n) = scan(&store);
-    writeln!(out, "scan through ConsumeQueue: {rate:.0} msgs/s ({n} msgs)")?;
-    store.shutdown()?;
-    drop(store);
+    let want = |m: &str| a.modes.iter().any(|x| x == m);
+    let mut asyncr = None;
+    if want("async") {
+        let (r, store) = run(&a.dir.join("async"), FlushDiskType::AsyncFlush, a.threads, a.messages, a.size)?;
+        line(&mut out, &format!("ASYNC_FLUSH {} writers", a.threads), &r)?;
+        let (rate, n) = scan(&store);
+        writeln!(out, "scan through ConsumeQueue: {rate:.0} msgs/s ({n} msgs)")?;
+        store.shutdown()?;
+        drop(store);
+        asyncr = Some(r);
+    }
     let sync_msgs = (a.messages / 4).max(1000);
     for writers in [1usize, 64, 1024] {
+        if !want(&format!("sync{writers}")) {
+            continue;
+        }
         let (r, store) =
             run(&a.dir.join(format!("sync{writers}")), FlushDiskType::SyncFlush, writers, sync_msgs, a.size)?;
         line(&mut out, &format!("SYNC_FLUSH {writers} writers"), &r)?;
@@ -219,12 +230,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 r.msgs_per_s / ideal * 100.0
             )?;
         }
-        if writers == 1024 {
-            writeln!(out, "  vs ASYNC_FLUSH: {:.0} %", r.msgs_per_s / asyncr.msgs_per_s * 100.0)?;
+        if let (1024, Some(ar)) = (writers, &asyncr) {
+            writeln!(out, "  vs ASYNC_FLUSH: {:.0} %", r.msgs_per_s / ar.msgs_per_s * 100.0)?;
         }
         store.shutdown()?;
     }
-    writeln!(out, "ASYNC_FLUSH vs raw write bandwidth: {:.0} %", asyncr.mb_per_s / raw * 100.0)?;
+    if let Some(ar) = &asyncr {
+        writeln!(out, "ASYNC_FLUSH vs raw write bandwidth: {:.0} %", ar.mb_per_s / raw * 100.0)?;
+    }
     std::fs::remove_dir_all(&a.dir)?;
     Ok(())
 }

@@ -1,0 +1,330 @@
+//! `MessageQueue`, and maps keyed by it as Java writes and reads them.
+//!
+//! Java bodies such as `TopicStatsTable`, `ConsumeStats` and `ResetOffsetBody` hold a
+//! `Map<MessageQueue, V>`. fastjson (1.2.69, RocketMQ 4.9.x; same in 1.2.8x for 5.x) writes
+//! such a key as the object itself, which is not JSON:
+//! `{"offsetTable":{{"brokerName":"b","queueId":0,"topic":"t"}:{...}}}`.
+//! When reading, fastjson's `MapDeserializer.parseMap` also accepts a *string* key whose
+//! text is the JSON of the bean, for bean-typed keys: `{"{\"brokerName\":\"b\",...}":{...}}`.
+//! So we write the standard-JSON form (key = the JSON text of the queue, fields in
+//! fastjson's alphabetical order), which Java 4.9/5.x and rocketmq-client-rust (its
+//! `any_key_map`) read, and we read both forms: [`from_slice_lenient`] first turns
+//! fastjson's object keys into such strings.
+
+use std::borrow::Cow;
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, HashMap};
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::error::Result;
+use crate::json;
+
+/// `MessageQueue`: one queue of a topic on one broker group.
+///
+/// Fields are declared in fastjson's (alphabetical) order so that [`Self::to_json_key`] is
+/// byte-identical to what Java writes. Ordered as Java's `compareTo`: topic, broker, queue.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct MessageQueue {
+    #[serde(deserialize_with = "super::lenient::null_as_default")]
+    pub broker_name: String,
+    pub queue_id: i32,
+    #[serde(deserialize_with = "super::lenient::null_as_default")]
+    pub topic: String,
+}
+
+impl MessageQueue {
+    pub fn new(topic: impl Into<String>, broker_name: impl Into<String>, queue_id: i32) -> Self {
+        MessageQueue { broker_name: broker_name.into(), queue_id, topic: topic.into() }
+    }
+
+    /// The JSON text of the queue, used as a map key:
+    /// `{"brokerName":"b","queueId":0,"topic":"t"}`.
+    pub fn to_json_key(&self) -> String {
+        format!(
+            "{{\"brokerName\":{},\"queueId\":{},\"topic\":{}}}",
+            serde_json::Value::String(self.broker_name.clone()),
+            self.queue_id,
+            serde_json::Value::String(self.topic.clone())
+        )
+    }
+
+    /// Parses a key written by [`Self::to_json_key`] (or any JSON object with the fields).
+    pub fn from_json_key(key: &str) -> Result<Self> {
+        json::from_slice(key.as_bytes())
+    }
+}
+
+impl Ord for MessageQueue {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.topic
+            .cmp(&other.topic)
+            .then_with(|| self.broker_name.cmp(&other.broker_name))
+            .then_with(|| self.queue_id.cmp(&other.queue_id))
+    }
+}
+
+impl PartialOrd for MessageQueue {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl std::fmt::Display for MessageQueue {
+    /// Java's `MessageQueue.toString()`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "MessageQueue [topic={}, brokerName={}, queueId={}]",
+            self.topic, self.broker_name, self.queue_id
+        )
+    }
+}
+
+/// `#[serde(with = "mq_key_map")]` for a `BTreeMap<MessageQueue, V>`: keys written as the
+/// queue's JSON text, read from such strings (`null` reads as an empty map).
+pub mod mq_key_map {
+    use std::collections::BTreeMap;
+
+    use serde::de::Error as _;
+    use serde::ser::SerializeMap;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use super::MessageQueue;
+
+    pub fn serialize<S: Serializer, V: Serialize>(
+        map: &BTreeMap<MessageQueue, V>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        let mut out = s.serialize_map(Some(map.len()))?;
+        for (mq, v) in map {
+            out.serialize_entry(&mq.to_json_key(), v)?;
+        }
+        out.end()
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>, V: Deserialize<'de>>(
+        d: D,
+    ) -> Result<BTreeMap<MessageQueue, V>, D::Error> {
+        let raw: Option<BTreeMap<String, V>> = Option::deserialize(d)?;
+        let mut out = BTreeMap::new();
+        for (key, v) in raw.unwrap_or_default() {
+            let mq = MessageQueue::from_json_key(&key)
+                .map_err(|e| D::Error::custom(format!("message queue key {key:?}: {e}")))?;
+            out.insert(mq, v);
+        }
+        Ok(out)
+    }
+}
+
+/// A `BTreeMap<MessageQueue, V>` (the alias documents the key encoding of [`mq_key_map`]).
+pub type MessageQueueMap<V> = BTreeMap<MessageQueue, V>;
+
+/// Parses a body that may hold fastjson's object map keys (a Java broker's
+/// `TopicStatsTable`, `ConsumeStats`, `ResetOffsetBody` ...) as well as everything
+/// [`json::from_slice`] accepts.
+pub fn from_slice_lenient<T: DeserializeOwned>(input: &[u8]) -> Result<T> {
+    let fixed = quote_object_keys(input);
+    json::from_slice(&fixed)
+}
+
+/// Turns object keys (`{{"a":1}:2}`) into string keys holding their JSON text
+/// (`{"{\"a\":1}":2}`); borrowed when there are none. Malformed input is left for the
+/// JSON parser to reject. Linear in the input.
+pub fn quote_object_keys(input: &[u8]) -> Cow<'_, [u8]> {
+    let mut out: Option<Vec<u8>> = None;
+    // Open brace -> its closing brace; computed on the first brace in key position.
+    let mut closing: Option<HashMap<usize, usize>> = None;
+    let mut in_string = false;
+    let mut escaped = false;
+    let mut key_may_start = false;
+    let mut i = 0;
+    while i < input.len() {
+        let c = input[i];
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if c == b'\\' {
+                escaped = true;
+            } else if c == b'"' {
+                in_string = false;
+            }
+        } else {
+            match c {
+                b'"' => {
+                    in_string = true;
+                    key_may_start = false;
+                }
+                b'{' if key_may_start => {
+                    let closing = closing.get_or_insert_with(|| matching_braces(input));
+                    if let Some(end) = closing.get(&i).copied().filter(|&end| followed_by_colon(input, end)) {
+                        let o = out.get_or_insert_with(|| {
+                            let mut v = Vec::with_capacity(input.len() + 32);
+                            v.extend_from_slice(&input[..i]);
+                            v
+                        });
+                        push_json_string(o, &input[i..=end]);
+                        i = end + 1;
+                        key_may_start = false;
+                        continue;
+                    }
+                    key_may_start = true;
+                }
+                b'{' | b',' => key_may_start = true,
+                b' ' | b'\n' | b'\r' | b'\t' => {}
+                _ => key_may_start = false,
+            }
+        }
+        if let Some(o) = out.as_mut() {
+            o.push(c);
+        }
+        i += 1;
+    }
+    match out {
+        Some(v) => Cow::Owned(v),
+        None => Cow::Borrowed(input),
+    }
+}
+
+/// Every balanced object's opening brace index -> its closing brace index (outside strings).
+fn matching_braces(input: &[u8]) -> HashMap<usize, usize> {
+    let mut pairs = HashMap::new();
+    let mut open = Vec::new();
+    let mut in_string = false;
+    let mut escaped = false;
+    for (i, &c) in input.iter().enumerate() {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if c == b'\\' {
+                escaped = true;
+            } else if c == b'"' {
+                in_string = false;
+            }
+            continue;
+        }
+        match c {
+            b'"' => in_string = true,
+            b'{' => open.push(i),
+            b'}' => {
+                if let Some(start) = open.pop() {
+                    pairs.insert(start, i);
+                }
+            }
+            _ => {}
+        }
+    }
+    pairs
+}
+
+/// Whether the next non-blank byte after `end` is `:`.
+fn followed_by_colon(input: &[u8], end: usize) -> bool {
+    input.iter().skip(end + 1).find(|b| !matches!(b, b' ' | b'\n' | b'\r' | b'\t')) == Some(&b':')
+}
+
+/// Appends `raw` as a JSON string literal (escaping quotes, backslashes and controls).
+fn push_json_string(out: &mut Vec<u8>, raw: &[u8]) {
+    out.push(b'"');
+    for &b in raw {
+        match b {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            0..=0x1f => out.extend_from_slice(format!("\\u{b:04x}").as_bytes()),
+            _ => out.push(b),
+        }
+    }
+    out.push(b'"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_text_matches_fastjson() {
+        let mq = MessageQueue::new("TopicTest", "broker-a", 3);
+        assert_eq!(mq.to_json_key(), r#"{"brokerName":"broker-a","queueId":3,"topic":"TopicTest"}"#);
+        assert_eq!(MessageQueue::from_json_key(&mq.to_json_key()).unwrap(), mq);
+        let odd = MessageQueue::new("t\"\\x", "b\u{1}", -1);
+        assert_eq!(MessageQueue::from_json_key(&odd.to_json_key()).unwrap(), odd);
+    }
+
+    #[test]
+    fn orders_as_java_compare_to() {
+        let mut v = [
+            MessageQueue::new("b", "a", 0),
+            MessageQueue::new("a", "z", 1),
+            MessageQueue::new("a", "z", 0),
+            MessageQueue::new("a", "y", 9),
+        ];
+        v.sort();
+        let keys: Vec<_> = v.iter().map(|m| (m.topic.as_str(), m.broker_name.as_str(), m.queue_id)).collect();
+        assert_eq!(keys, [("a", "y", 9), ("a", "z", 0), ("a", "z", 1), ("b", "a", 0)]);
+    }
+
+    #[test]
+    fn object_keys_become_strings() {
+        let s = br#"{"offsetTable":{{"brokerName":"b","queueId":0,"topic":"t"}:{"x":1}, {"brokerName":"b","queueId":1,"topic":"t"} : 2},"arr":[{"a":1},{"b":"{}:"}]}"#;
+        let fixed = quote_object_keys(s);
+        let v: serde_json::Value = serde_json::from_slice(&fixed).unwrap();
+        let table = v["offsetTable"].as_object().unwrap();
+        assert_eq!(table.len(), 2);
+        assert_eq!(table[r#"{"brokerName":"b","queueId":0,"topic":"t"}"#]["x"], 1);
+        assert_eq!(v["arr"][1]["b"], "{}:");
+    }
+
+    #[test]
+    fn standard_json_is_borrowed() {
+        let s = br#"{"a":[{"b":{"c":1}},{"d":2}],"e":"{x}:"}"#;
+        assert!(matches!(quote_object_keys(s), Cow::Borrowed(_)));
+        assert!(matches!(quote_object_keys(b"{{"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn deep_nesting_is_linear() {
+        let mut s = vec![b'{'; 200_000];
+        s.extend(std::iter::repeat_n(b'}', 100_000));
+        let start = std::time::Instant::now();
+        let _ = quote_object_keys(&s);
+        assert!(start.elapsed() < std::time::Duration::from_secs(5));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn never_panics_and_keeps_standard_json(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..256)) {
+            let _ = quote_object_keys(&bytes);
+            let _ = from_slice_lenient::<serde_json::Value>(&bytes);
+        }
+
+        #[test]
+        fn object_keyed_maps_round_trip(entries in proptest::collection::vec(("[a-z%|\"\\\\{}:,]{0,8}", "[a-z]{0,4}", proptest::prelude::any::<i32>(), proptest::prelude::any::<i64>()), 0..8)) {
+            let map: MessageQueueMap<i64> = entries.into_iter().map(|(t, b, q, v)| (MessageQueue::new(t, b, q), v)).collect();
+            // fastjson's object-key form, built by hand.
+            let body = format!("{{\"m\":{{{}}}}}", map.iter().map(|(k, v)| format!("{}:{}", k.to_json_key(), v)).collect::<Vec<_>>().join(","));
+            #[derive(Deserialize)]
+            struct W {
+                #[serde(with = "mq_key_map")]
+                m: MessageQueueMap<i64>,
+            }
+            let w: W = from_slice_lenient(body.as_bytes()).unwrap();
+            proptest::prop_assert_eq!(w.m, map);
+        }
+    }
+
+    #[test]
+    fn pretty_printed_keys_are_escaped() {
+        let s = b"{\"m\":{{\n\t\"brokerName\":\"b\",\n\t\"queueId\":2,\n\t\"topic\":\"t\"\n}:5}}";
+        #[derive(Deserialize)]
+        struct W {
+            #[serde(with = "mq_key_map")]
+            m: MessageQueueMap<i64>,
+        }
+        let w: W = from_slice_lenient(s).unwrap();
+        assert_eq!(w.m.get(&MessageQueue::new("t", "b", 2)), Some(&5));
+    }
+}
