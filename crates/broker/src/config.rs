@@ -261,7 +261,9 @@ impl BrokerConfig {
             "forceRegister" => self.force_register = boolean(key, value, at)?,
             "longPollingEnable" => self.long_polling_enable = boolean(key, value, at)?,
             "shortPollingTimeMills" => self.short_polling_time_ms = num(key, value, at)?,
-            "notifyConsumerIdsChangedEnable" => self.notify_consumer_ids_changed_enable = boolean(key, value, at)?,
+            "notifyConsumerIdsChangedEnable" => {
+                self.notify_consumer_ids_changed_enable = boolean(key, value, at)?
+            }
             "flushConsumerOffsetInterval" => self.flush_consumer_offset_interval_ms = num(key, value, at)?,
             "channelExpiredTimeout" => self.channel_expired_timeout_ms = num(key, value, at)?,
             "clientHousekeepingInterval" => self.client_housekeeping_interval_ms = num(key, value, at)?,
@@ -410,10 +412,7 @@ impl BrokerSettings {
             ("flushIntervalCommitLog", s.flush_interval_commit_log_ms.to_string()),
             ("syncFlushTimeout", s.sync_flush_timeout_ms.to_string()),
             ("fileReservedTime", s.file_reserved_time_hours.to_string()),
-            (
-                "deleteWhen",
-                s.delete_when.iter().map(|h| format!("{h:02}")).collect::<Vec<_>>().join(";"),
-            ),
+            ("deleteWhen", s.delete_when.iter().map(|h| format!("{h:02}")).collect::<Vec<_>>().join(";")),
             ("diskMaxUsedSpaceRatio", s.disk_max_used_space_ratio.to_string()),
             ("maxMessageSize", s.max_message_size.to_string()),
             ("messageIndexEnable", s.message_index_enable.to_string()),

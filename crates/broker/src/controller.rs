@@ -14,8 +14,8 @@ use crate::config::BrokerSettings;
 use crate::context::{now_ms, BrokerContext, ContextParts};
 use crate::error::BrokerError;
 use crate::metadata::{
-    consumer_offset_path, subscription_group_path, topic_config_path, ConsumerOffsetManager, SubscriptionGroupManager,
-    TopicConfigManager, TopicConfigOptions,
+    consumer_offset_path, subscription_group_path, topic_config_path, ConsumerOffsetManager,
+    SubscriptionGroupManager, TopicConfigManager, TopicConfigOptions,
 };
 use crate::outer::NamesrvRegistrar;
 use crate::processor::hold::{HeldPull, PullHoldService};
@@ -71,7 +71,11 @@ impl Broker {
             now,
         );
         topics.load()?;
-        let groups = SubscriptionGroupManager::new(subscription_group_path(&root), b.auto_create_subscription_group, now);
+        let groups = SubscriptionGroupManager::new(
+            subscription_group_path(&root),
+            b.auto_create_subscription_group,
+            now,
+        );
         groups.load()?;
         let offsets = ConsumerOffsetManager::new(consumer_offset_path(&root));
         offsets.load()?;
@@ -80,7 +84,8 @@ impl Broker {
 
         // The hold service re-runs woken pulls through the same processor; it reaches the
         // context through a weak reference set once the context exists.
-        let ctx_cell: Arc<std::sync::OnceLock<std::sync::Weak<BrokerContext>>> = Arc::new(std::sync::OnceLock::new());
+        let ctx_cell: Arc<std::sync::OnceLock<std::sync::Weak<BrokerContext>>> =
+            Arc::new(std::sync::OnceLock::new());
         let cell = ctx_cell.clone();
         let hold = PullHoldService::start(Arc::new(move |p: HeldPull| {
             let Some(ctx) = cell.get().and_then(std::sync::Weak::upgrade) else { return };
@@ -102,9 +107,11 @@ impl Broker {
         }));
         let _ = ctx_cell.set(Arc::downgrade(&ctx));
         let listener_hold = hold.clone();
-        store.set_message_arriving_listener(Arc::new(move |topic: &str, queue_id: i32, max_offset: i64, tags_code: i64, _ts: i64| {
-            listener_hold.arriving(topic, queue_id, max_offset, tags_code)
-        }));
+        store.set_message_arriving_listener(Arc::new(
+            move |topic: &str, queue_id: i32, max_offset: i64, tags_code: i64, _ts: i64| {
+                listener_hold.arriving(topic, queue_id, max_offset, tags_code)
+            },
+        ));
         store.start().map_err(BrokerError::Store)?;
 
         let handler = Arc::new(BrokerHandler { ctx: ctx.clone() });
@@ -170,7 +177,11 @@ impl Broker {
 }
 
 fn persist_all(ctx: &BrokerContext) {
-    for (what, result) in [("topics", ctx.topics.persist()), ("groups", ctx.groups.persist()), ("offsets", ctx.offsets.persist())] {
+    for (what, result) in [
+        ("topics", ctx.topics.persist()),
+        ("groups", ctx.groups.persist()),
+        ("offsets", ctx.offsets.persist()),
+    ] {
         if let Err(e) = result {
             tracing::error!(what, error = %e, "persisting metadata failed");
         }

@@ -60,8 +60,16 @@ pub fn render(ctx: &Arc<BrokerContext>) -> String {
         &broker_name,
         &[
             ("ferromq_commitlog_max_offset_bytes", "End of the CommitLog.", store.max_phy_offset() as f64),
-            ("ferromq_commitlog_min_offset_bytes", "Start of the retained CommitLog.", store.min_phy_offset() as f64),
-            ("ferromq_dispatch_behind_bytes", "CommitLog bytes not yet in ConsumeQueues.", store.dispatch_behind_bytes() as f64),
+            (
+                "ferromq_commitlog_min_offset_bytes",
+                "Start of the retained CommitLog.",
+                store.min_phy_offset() as f64,
+            ),
+            (
+                "ferromq_dispatch_behind_bytes",
+                "CommitLog bytes not yet in ConsumeQueues.",
+                store.dispatch_behind_bytes() as f64,
+            ),
             ("ferromq_disk_used_percent", "Disk use of the store.", store.disk_used_percent() as f64),
             ("ferromq_held_pulls", "Pull requests parked by long polling.", ctx.hold.held_count() as f64),
         ],

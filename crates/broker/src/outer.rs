@@ -3,7 +3,9 @@
 use std::time::Duration;
 
 use ferromq_protocol::body::{KVTable, RegisterBrokerBody, TopicConfigSerializeWrapper};
-use ferromq_protocol::header::{RegisterBrokerRequestHeader, RegisterBrokerResponseHeader, UnRegisterBrokerRequestHeader};
+use ferromq_protocol::header::{
+    RegisterBrokerRequestHeader, RegisterBrokerResponseHeader, UnRegisterBrokerRequestHeader,
+};
 use ferromq_protocol::{json, RemotingCommand, RequestCode, ResponseCode};
 use ferromq_remoting::ConnectionPool;
 
@@ -36,7 +38,10 @@ impl NamesrvRegistrar {
         config: &BrokerConfig,
         topics: &TopicConfigSerializeWrapper,
     ) -> Vec<Result<Registered, String>> {
-        let body = RegisterBrokerBody { topic_config_serialize_wrapper: topics.clone(), filter_server_list: Vec::new() };
+        let body = RegisterBrokerBody {
+            topic_config_serialize_wrapper: topics.clone(),
+            filter_server_list: Vec::new(),
+        };
         let bytes = if config.compressed_register { body.encode_compressed() } else { json::to_vec(&body) };
         let header = RegisterBrokerRequestHeader {
             broker_name: config.broker_name.clone(),
@@ -47,9 +52,11 @@ impl NamesrvRegistrar {
             heartbeat_timeout_millis: Some(config.broker_not_active_timeout_ms as i64),
             enable_acting_master: Some(false),
             compressed: Some(config.compressed_register),
-            body_crc32: Some(crc32fast::hash(&bytes) as i32),
+            // Java's UtilAll.crc32: CRC-32 with the top bit cleared.
+            body_crc32: Some((crc32fast::hash(&bytes) & 0x7FFF_FFFF) as i32),
         };
-        let request = RemotingCommand::request_with_header(RequestCode::REGISTER_BROKER, &header).with_body(bytes);
+        let request =
+            RemotingCommand::request_with_header(RequestCode::REGISTER_BROKER, &header).with_body(bytes);
         let timeout = Duration::from_millis(config.register_broker_timeout_ms);
         let calls = config.namesrv_addr.iter().map(|addr| {
             let request = request.clone();
@@ -63,8 +70,11 @@ impl NamesrvRegistrar {
                     ));
                 }
                 let h: RegisterBrokerResponseHeader = response.decode_header().map_err(|e| e.to_string())?;
-                let order_topic_config =
-                    if response.body.is_empty() { KVTable::default() } else { json::from_slice(&response.body).unwrap_or_default() };
+                let order_topic_config = if response.body.is_empty() {
+                    KVTable::default()
+                } else {
+                    json::from_slice(&response.body).unwrap_or_default()
+                };
                 Ok(Registered {
                     namesrv: addr.clone(),
                     master_addr: h.master_addr,

@@ -137,17 +137,30 @@ impl BrokerStats {
         let b = escape(broker_name);
         let (pm, pb) = self.put_total.get();
         let (gm, gb) = self.get_total.get();
-        let _ = writeln!(out, "# HELP ferromq_messages_in_total Messages stored.\n# TYPE ferromq_messages_in_total counter");
+        let _ = writeln!(
+            out,
+            "# HELP ferromq_messages_in_total Messages stored.\n# TYPE ferromq_messages_in_total counter"
+        );
         let _ = writeln!(out, "ferromq_messages_in_total{{broker=\"{b}\"}} {pm}");
-        let _ = writeln!(out, "# HELP ferromq_bytes_in_total Message bytes stored.\n# TYPE ferromq_bytes_in_total counter");
+        let _ = writeln!(
+            out,
+            "# HELP ferromq_bytes_in_total Message bytes stored.\n# TYPE ferromq_bytes_in_total counter"
+        );
         let _ = writeln!(out, "ferromq_bytes_in_total{{broker=\"{b}\"}} {pb}");
         let _ = writeln!(out, "# HELP ferromq_messages_out_total Messages served to consumers.\n# TYPE ferromq_messages_out_total counter");
         let _ = writeln!(out, "ferromq_messages_out_total{{broker=\"{b}\"}} {gm}");
-        let _ = writeln!(out, "# HELP ferromq_bytes_out_total Message bytes served.\n# TYPE ferromq_bytes_out_total counter");
+        let _ = writeln!(
+            out,
+            "# HELP ferromq_bytes_out_total Message bytes served.\n# TYPE ferromq_bytes_out_total counter"
+        );
         let _ = writeln!(out, "ferromq_bytes_out_total{{broker=\"{b}\"}} {gb}");
         let _ = writeln!(out, "# HELP ferromq_topic_messages_in_total Messages stored per topic.\n# TYPE ferromq_topic_messages_in_total counter");
         for (topic, m, _) in self.topic_put.snapshot() {
-            let _ = writeln!(out, "ferromq_topic_messages_in_total{{broker=\"{b}\",topic=\"{}\"}} {m}", escape(&topic));
+            let _ = writeln!(
+                out,
+                "ferromq_topic_messages_in_total{{broker=\"{b}\",topic=\"{}\"}} {m}",
+                escape(&topic)
+            );
         }
         let _ = writeln!(out, "# HELP ferromq_group_messages_out_total Messages served per topic and consumer group.\n# TYPE ferromq_group_messages_out_total counter");
         for (key, m, _) in self.group_get.snapshot() {
@@ -160,7 +173,8 @@ impl BrokerStats {
             );
         }
         for (name, help, value) in extra_gauges {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name}{{broker=\"{b}\"}} {value}");
+            let _ =
+                writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name}{{broker=\"{b}\"}} {value}");
         }
         out
     }
@@ -187,7 +201,9 @@ mod tests {
         assert!((p - 5.0).abs() < 1e-9 && (g - 2.0).abs() < 1e-9);
         let text = s.prometheus("broker-a", &[("ferromq_disk_used_ratio", "Disk use.", 0.5)]);
         assert!(text.contains("ferromq_topic_messages_in_total{broker=\"broker-a\",topic=\"T\"} 10"));
-        assert!(text.contains("ferromq_group_messages_out_total{broker=\"broker-a\",topic=\"T\",group=\"G\"} 4"));
+        assert!(
+            text.contains("ferromq_group_messages_out_total{broker=\"broker-a\",topic=\"T\",group=\"G\"} 4")
+        );
         assert!(text.contains("ferromq_disk_used_ratio{broker=\"broker-a\"} 0.5"));
     }
 }

@@ -1,5 +1,7 @@
 //! End-to-end: real `mqnamesrv` processes on loopback, driven over real sockets.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use std::io::{Read, Write};
@@ -17,7 +19,14 @@ async fn route(conn: &ferromq_remoting::Connection, topic: &str, st: SerializeTy
 #[tokio::test]
 async fn master_and_slave_register_and_clients_see_routes_and_cluster() {
     let ns = NamesrvProcess::start(&[]);
-    let master = Broker { cluster: "C1", name: "broker-a", id: 0, addr: "127.0.0.1:10911", topics: &[("TopicA", 4)], heartbeat_timeout_ms: None };
+    let master = Broker {
+        cluster: "C1",
+        name: "broker-a",
+        id: 0,
+        addr: "127.0.0.1:10911",
+        topics: &[("TopicA", 4)],
+        heartbeat_timeout_ms: None,
+    };
     let slave = Broker { id: 1, addr: "127.0.0.1:10921", ..master };
     let m = connect(&ns.addr).await;
     let s = connect(&ns.addr).await;
@@ -45,12 +54,16 @@ async fn master_and_slave_register_and_clients_see_routes_and_cluster() {
         assert!(raw["brokerDatas"][0].get("zoneName").is_some());
     }
 
-    let resp = client.invoke(RemotingCommand::request(RequestCode::GET_BROKER_CLUSTER_INFO), TIMEOUT).await.unwrap();
+    let resp =
+        client.invoke(RemotingCommand::request(RequestCode::GET_BROKER_CLUSTER_INFO), TIMEOUT).await.unwrap();
     let info: ClusterInfo = json::from_slice(&resp.body).unwrap();
     assert!(info.cluster_addr_table["C1"].contains("broker-a"));
     assert_eq!(info.broker_addr_table["broker-a"].broker_addrs.len(), 2);
 
-    let resp = client.invoke(RemotingCommand::request(RequestCode::GET_ALL_TOPIC_LIST_FROM_NAMESERVER), TIMEOUT).await.unwrap();
+    let resp = client
+        .invoke(RemotingCommand::request(RequestCode::GET_ALL_TOPIC_LIST_FROM_NAMESERVER), TIMEOUT)
+        .await
+        .unwrap();
     let list: TopicList = json::from_slice(&resp.body).unwrap();
     assert!(list.topic_list.contains("TopicA"));
 
@@ -61,8 +74,16 @@ async fn master_and_slave_register_and_clients_see_routes_and_cluster() {
 
 #[tokio::test]
 async fn silent_broker_is_dropped_after_expiry_and_closed_connection_at_once() {
-    let ns = NamesrvProcess::start(&["--scanNotActiveBrokerInterval", "100", "--brokerChannelExpiredTime", "800"]);
-    let quiet = Broker { cluster: "C", name: "quiet", id: 0, addr: "127.0.0.1:1", topics: &[("Quiet", 1)], heartbeat_timeout_ms: None };
+    let ns =
+        NamesrvProcess::start(&["--scanNotActiveBrokerInterval", "100", "--brokerChannelExpiredTime", "800"]);
+    let quiet = Broker {
+        cluster: "C",
+        name: "quiet",
+        id: 0,
+        addr: "127.0.0.1:1",
+        topics: &[("Quiet", 1)],
+        heartbeat_timeout_ms: None,
+    };
     let closing = Broker { name: "closing", addr: "127.0.0.1:2", topics: &[("Closing", 1)], ..quiet };
     let q = connect(&ns.addr).await;
     let c = connect(&ns.addr).await;
@@ -101,7 +122,14 @@ async fn silent_broker_is_dropped_after_expiry_and_closed_connection_at_once() {
 async fn two_nameservers_each_hold_the_full_table() {
     let ns1 = NamesrvProcess::start(&[]);
     let ns2 = NamesrvProcess::start(&[]);
-    let a = Broker { cluster: "C", name: "a", id: 0, addr: "127.0.0.1:3", topics: &[("T", 2)], heartbeat_timeout_ms: None };
+    let a = Broker {
+        cluster: "C",
+        name: "a",
+        id: 0,
+        addr: "127.0.0.1:3",
+        topics: &[("T", 2)],
+        heartbeat_timeout_ms: None,
+    };
     let b = Broker { name: "b", addr: "127.0.0.1:4", topics: &[("T", 2), ("U", 1)], ..a };
     for ns in [&ns1, &ns2] {
         let conn = connect(&ns.addr).await;
@@ -110,7 +138,8 @@ async fn two_nameservers_each_hold_the_full_table() {
     }
     for ns in [&ns1, &ns2] {
         let client = connect(&ns.addr).await;
-        let data: TopicRouteData = json::from_slice(&route(&client, "T", SerializeType::Json).await.body).unwrap();
+        let data: TopicRouteData =
+            json::from_slice(&route(&client, "T", SerializeType::Json).await.body).unwrap();
         assert_eq!(data.broker_datas.len(), 2);
         assert_eq!(data.queue_datas.len(), 2);
         assert_eq!(route(&client, "U", SerializeType::Json).await.code, ResponseCode::SUCCESS);
@@ -121,7 +150,14 @@ async fn two_nameservers_each_hold_the_full_table() {
 async fn kv_config_and_write_permission_and_delete_topic() {
     let ns = NamesrvProcess::start(&["--orderMessageEnable", "true"]);
     let conn = connect(&ns.addr).await;
-    let broker = Broker { cluster: "C", name: "a", id: 0, addr: "127.0.0.1:5", topics: &[("Orders", 4)], heartbeat_timeout_ms: None };
+    let broker = Broker {
+        cluster: "C",
+        name: "a",
+        id: 0,
+        addr: "127.0.0.1:5",
+        topics: &[("Orders", 4)],
+        heartbeat_timeout_ms: None,
+    };
     broker.register(&conn).await;
 
     let mut put = RemotingCommand::request(RequestCode::PUT_KV_CONFIG);
@@ -129,7 +165,8 @@ async fn kv_config_and_write_permission_and_delete_topic() {
     put.ext_fields.insert("key", "Orders");
     put.ext_fields.insert("value", "a:4");
     assert_eq!(conn.invoke(put, TIMEOUT).await.unwrap().code, ResponseCode::SUCCESS);
-    let data: TopicRouteData = json::from_slice(&route(&conn, "Orders", SerializeType::Json).await.body).unwrap();
+    let data: TopicRouteData =
+        json::from_slice(&route(&conn, "Orders", SerializeType::Json).await.body).unwrap();
     assert_eq!(data.order_topic_conf.as_deref(), Some("a:4"));
 
     let mut get = RemotingCommand::request(RequestCode::GET_KV_CONFIG);
@@ -141,7 +178,8 @@ async fn kv_config_and_write_permission_and_delete_topic() {
     wipe.ext_fields.insert("brokerName", "a");
     let resp = conn.invoke(wipe, TIMEOUT).await.unwrap();
     assert_eq!(resp.ext_fields.get("wipeTopicCount"), Some("1"));
-    let data: TopicRouteData = json::from_slice(&route(&conn, "Orders", SerializeType::Json).await.body).unwrap();
+    let data: TopicRouteData =
+        json::from_slice(&route(&conn, "Orders", SerializeType::Json).await.body).unwrap();
     assert_eq!(data.queue_datas[0].perm, 4);
 
     let mut add = RemotingCommand::request(RequestCode::ADD_WRITE_PERM_OF_BROKER);
@@ -162,11 +200,19 @@ async fn unknown_codes_and_bad_headers_get_clear_errors() {
     assert_eq!(resp.code, ResponseCode::REQUEST_CODE_NOT_SUPPORTED);
     assert!(resp.remark.unwrap_or_default().contains("9999"));
     // GET_ROUTEINFO_BY_TOPIC without its required topic field.
-    let resp = conn.invoke(RemotingCommand::request(RequestCode::GET_ROUTEINFO_BY_TOPIC), TIMEOUT).await.unwrap();
+    let resp =
+        conn.invoke(RemotingCommand::request(RequestCode::GET_ROUTEINFO_BY_TOPIC), TIMEOUT).await.unwrap();
     assert_eq!(resp.code, ResponseCode::SYSTEM_ERROR);
     assert_eq!(resp.remark.as_deref(), Some("the custom field <topic> is null"));
     // A register body with a wrong CRC is refused.
-    let broker = Broker { cluster: "C", name: "a", id: 0, addr: "127.0.0.1:6", topics: &[("T", 1)], heartbeat_timeout_ms: None };
+    let broker = Broker {
+        cluster: "C",
+        name: "a",
+        id: 0,
+        addr: "127.0.0.1:6",
+        topics: &[("T", 1)],
+        heartbeat_timeout_ms: None,
+    };
     let mut req = broker.register_request(1);
     req.ext_fields.insert("bodyCrc32", "12345");
     let resp = conn.invoke(req, TIMEOUT).await.unwrap();
@@ -241,16 +287,23 @@ fn bad_configuration_is_refused_with_the_key_named() {
     let dir = tempfile::tempdir().unwrap();
     let conf = dir.path().join("namesrv.conf");
     std::fs::write(&conf, "listenPort=19876\nlistenPrt=1\n").unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mqnamesrv")).arg("-c").arg(&conf).output().unwrap();
+    let out =
+        std::process::Command::new(env!("CARGO_BIN_EXE_mqnamesrv")).arg("-c").arg(&conf).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("unknown configuration key 'listenPrt'") && err.contains("line 2"), "{err}");
 
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mqnamesrv")).args(["--listenPort", "x"]).output().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mqnamesrv"))
+        .args(["--listenPort", "x"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("bad value 'x' for 'listenPort'"));
 
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mqnamesrv")).args(["-p", "--listenPort", "1234"]).output().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mqnamesrv"))
+        .args(["-p", "--listenPort", "1234"])
+        .output()
+        .unwrap();
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("listenPort=1234"));
 }

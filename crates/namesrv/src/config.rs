@@ -131,7 +131,9 @@ impl NamesrvConfig {
             "kvConfigPath" => self.kv_config_path = PathBuf::from(value.trim()),
             "configStorePath" => self.config_store_path = PathBuf::from(value.trim()),
             "orderMessageEnable" => self.order_message_enable = parse_bool(key, value, at)?,
-            "returnOrderTopicConfigToBroker" => self.return_order_topic_config_to_broker = parse_bool(key, value, at)?,
+            "returnOrderTopicConfigToBroker" => {
+                self.return_order_topic_config_to_broker = parse_bool(key, value, at)?
+            }
             "scanNotActiveBrokerInterval" => {
                 let ms: u64 = parse_value(key, value, at)?;
                 if ms == 0 {
@@ -161,7 +163,10 @@ impl NamesrvConfig {
                 self.frame_max_length = n;
             }
             k if IGNORED_JAVA_KEYS.contains(&k) => {
-                tracing::info!(key = k, "configuration key of Java's NameServer ignored: ferromq has no use for it");
+                tracing::info!(
+                    key = k,
+                    "configuration key of Java's NameServer ignored: ferromq has no use for it"
+                );
             }
             _ => return Err(ConfigError::UnknownKey { key: key.to_owned(), at: at.to_owned() }),
         }
@@ -215,7 +220,8 @@ mod tests {
     #[test]
     fn file_values_apply_and_errors_name_the_key_and_line() {
         let mut c = NamesrvConfig::default();
-        c.apply_properties("listenPort=19876\nserverWorkerThreads=8\norderMessageEnable=true\n", "ns.conf").unwrap();
+        c.apply_properties("listenPort=19876\nserverWorkerThreads=8\norderMessageEnable=true\n", "ns.conf")
+            .unwrap();
         assert_eq!(c.listen_port, 19876);
         assert!(c.order_message_enable);
         let err = c.apply_properties("\nlistenPrt=1\n", "ns.conf").unwrap_err();
@@ -227,8 +233,7 @@ mod tests {
 
     #[test]
     fn properties_round_trip() {
-        let mut c = NamesrvConfig::default();
-        c.listen_port = 1234;
+        let c = NamesrvConfig { listen_port: 1234, ..Default::default() };
         let mut d = NamesrvConfig::default();
         d.apply_properties(&c.to_properties(), "x").unwrap();
         assert_eq!(c, d);

@@ -107,7 +107,12 @@ impl NamesrvHandler {
             RequestCode::REGISTER_BROKER => self.register_broker(connection_id, req),
             RequestCode::UNREGISTER_BROKER => {
                 let h: UnRegisterBrokerRequestHeader = req.decode_header()?;
-                self.state.routes.write().unregister_broker(&h.cluster_name, &h.broker_addr, &h.broker_name, h.broker_id);
+                self.state.routes.write().unregister_broker(
+                    &h.cluster_name,
+                    &h.broker_addr,
+                    &h.broker_name,
+                    h.broker_id,
+                );
                 Ok(RemotingCommand::success())
             }
             RequestCode::BROKER_HEARTBEAT => {
@@ -118,15 +123,23 @@ impl NamesrvHandler {
             }
             RequestCode::QUERY_DATA_VERSION => self.query_data_version(req),
             RequestCode::GET_ROUTEINFO_BY_TOPIC => self.route_info(req),
-            RequestCode::GET_BROKER_CLUSTER_INFO => Ok(json_body::<ClusterInfo>(&self.state.routes.read().cluster_info())),
-            RequestCode::GET_ALL_TOPIC_LIST_FROM_NAMESERVER => Ok(json_body(&self.state.routes.read().all_topics())),
-            RequestCode::GET_SYSTEM_TOPIC_LIST_FROM_NS => Ok(json_body(&self.state.routes.read().system_topics())),
+            RequestCode::GET_BROKER_CLUSTER_INFO => {
+                Ok(json_body::<ClusterInfo>(&self.state.routes.read().cluster_info()))
+            }
+            RequestCode::GET_ALL_TOPIC_LIST_FROM_NAMESERVER => {
+                Ok(json_body(&self.state.routes.read().all_topics()))
+            }
+            RequestCode::GET_SYSTEM_TOPIC_LIST_FROM_NS => {
+                Ok(json_body(&self.state.routes.read().system_topics()))
+            }
             RequestCode::GET_TOPICS_BY_CLUSTER => {
                 let h: GetTopicsByClusterRequestHeader = req.decode_header()?;
                 Ok(json_body(&self.state.routes.read().topics_by_cluster(&h.cluster)))
             }
             RequestCode::GET_UNIT_TOPIC_LIST => Ok(self.topics_with_flags(|f| f & FLAG_UNIT != 0)),
-            RequestCode::GET_HAS_UNIT_SUB_TOPIC_LIST => Ok(self.topics_with_flags(|f| f & FLAG_UNIT_SUB != 0)),
+            RequestCode::GET_HAS_UNIT_SUB_TOPIC_LIST => {
+                Ok(self.topics_with_flags(|f| f & FLAG_UNIT_SUB != 0))
+            }
             RequestCode::GET_HAS_UNIT_SUB_UNUNIT_TOPIC_LIST => {
                 Ok(self.topics_with_flags(|f| f & FLAG_UNIT == 0 && f & FLAG_UNIT_SUB != 0))
             }
@@ -146,12 +159,14 @@ impl NamesrvHandler {
             RequestCode::WIPE_WRITE_PERM_OF_BROKER => {
                 let h: WipeWritePermOfBrokerRequestHeader = req.decode_header()?;
                 let count = self.state.routes.write().set_write_perm_of_broker(&h.broker_name, false);
-                Ok(RemotingCommand::success().with_header(&WipeWritePermOfBrokerResponseHeader { wipe_topic_count: count }))
+                Ok(RemotingCommand::success()
+                    .with_header(&WipeWritePermOfBrokerResponseHeader { wipe_topic_count: count }))
             }
             RequestCode::ADD_WRITE_PERM_OF_BROKER => {
                 let h: AddWritePermOfBrokerRequestHeader = req.decode_header()?;
                 let count = self.state.routes.write().set_write_perm_of_broker(&h.broker_name, true);
-                Ok(RemotingCommand::success().with_header(&AddWritePermOfBrokerResponseHeader { add_topic_count: count }))
+                Ok(RemotingCommand::success()
+                    .with_header(&AddWritePermOfBrokerResponseHeader { add_topic_count: count }))
             }
             RequestCode::GET_BROKER_MEMBER_GROUP => {
                 let h: GetBrokerMemberGroupRequestHeader = req.decode_header()?;
@@ -193,7 +208,8 @@ impl NamesrvHandler {
             }
             RequestCode::UPDATE_NAMESRV_CONFIG => self.update_config(req),
             RequestCode::GET_NAMESRV_CONFIG => {
-                Ok(RemotingCommand::success().with_body(self.state.config.read().to_properties().into_bytes()))
+                Ok(RemotingCommand::success()
+                    .with_body(self.state.config.read().to_properties().into_bytes()))
             }
             code => Ok(RemotingCommand::not_supported(code)),
         }
@@ -202,7 +218,8 @@ impl NamesrvHandler {
     fn register_broker(&self, connection_id: u64, req: &RemotingCommand) -> Outcome {
         let h: RegisterBrokerRequestHeader = req.decode_header()?;
         if let Some(expected) = h.body_crc32.filter(|c| *c != 0) {
-            let actual = crc32fast::hash(&req.body) as i32;
+            // Java's UtilAll.crc32 clears the top bit.
+            let actual = (crc32fast::hash(&req.body) & 0x7FFF_FFFF) as i32;
             if actual != expected {
                 tracing::warn!(broker = %h.broker_addr, expected, actual, "register body CRC mismatch");
                 return Ok(RemotingCommand::error(ResponseCode::SYSTEM_ERROR, "crc32 not match"));
@@ -230,7 +247,10 @@ impl NamesrvHandler {
             connection_id: Some(connection_id),
         };
         let Some(outcome) = self.state.routes.write().register_broker(registration, now_ms()) else {
-            return Ok(RemotingCommand::error(ResponseCode::SYSTEM_ERROR, "register broker failed: stale state version"));
+            return Ok(RemotingCommand::error(
+                ResponseCode::SYSTEM_ERROR,
+                "register broker failed: stale state version",
+            ));
         };
         let mut response = RemotingCommand::success().with_header(&RegisterBrokerResponseHeader {
             ha_server_addr: outcome.ha_server_addr,
@@ -266,7 +286,8 @@ impl NamesrvHandler {
             ));
         };
         if self.state.config.read().order_message_enable {
-            route.order_topic_conf = self.state.kv.lock().get(NAMESPACE_ORDER_TOPIC_CONFIG, &h.topic).map(str::to_owned);
+            route.order_topic_conf =
+                self.state.kv.lock().get(NAMESPACE_ORDER_TOPIC_CONFIG, &h.topic).map(str::to_owned);
         }
         Ok(json_body(&route))
     }
@@ -276,11 +297,15 @@ impl NamesrvHandler {
     }
 
     fn update_config(&self, req: &RemotingCommand) -> Outcome {
-        let text = std::str::from_utf8(&req.body)
-            .map_err(|_| Failure::Answer(RemotingCommand::error(ResponseCode::SYSTEM_ERROR, "config body is not UTF-8")))?;
+        let text = std::str::from_utf8(&req.body).map_err(|_| {
+            Failure::Answer(RemotingCommand::error(ResponseCode::SYSTEM_ERROR, "config body is not UTF-8"))
+        })?;
         let entries = ferromq_protocol::properties_text::parse(text);
         if entries.iter().any(|e| RUNTIME_IMMUTABLE_KEYS.contains(&e.key.as_str())) {
-            return Ok(RemotingCommand::error(ResponseCode::NO_PERMISSION, "Can not update config in black list."));
+            return Ok(RemotingCommand::error(
+                ResponseCode::NO_PERMISSION,
+                "Can not update config in black list.",
+            ));
         }
         let mut updated = self.state.config.read().clone();
         if let Err(e) = updated.apply_properties(text, "UPDATE_NAMESRV_CONFIG") {

@@ -7,8 +7,8 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use ferromq_protocol::body::{
-    perm, BrokerData, ClusterInfo, DataVersion, QueueData, TopicConfig, TopicConfigSerializeWrapper, TopicList,
-    TopicRouteData, MASTER_ID,
+    perm, BrokerData, ClusterInfo, DataVersion, QueueData, TopicConfig, TopicConfigSerializeWrapper,
+    TopicList, TopicRouteData, MASTER_ID,
 };
 
 /// Topic flags (`TopicSysFlag`).
@@ -81,15 +81,17 @@ impl RouteTable {
     /// REGISTER_BROKER. `None` when the registration is refused as stale (another
     /// address holds this brokerId with a newer state version).
     pub fn register_broker(&mut self, reg: BrokerRegistration, now_ms: u64) -> Option<RegistrationOutcome> {
-        let addr_info = BrokerAddrInfo { cluster_name: reg.cluster_name.clone(), broker_addr: reg.broker_addr.clone() };
+        let addr_info =
+            BrokerAddrInfo { cluster_name: reg.cluster_name.clone(), broker_addr: reg.broker_addr.clone() };
         self.cluster_addr_table.entry(reg.cluster_name.clone()).or_default().insert(reg.broker_name.clone());
 
         let mut register_first = !self.broker_addr_table.contains_key(&reg.broker_name);
-        let broker_data = self.broker_addr_table.entry(reg.broker_name.clone()).or_insert_with(|| BrokerData {
-            cluster: reg.cluster_name.clone(),
-            broker_name: reg.broker_name.clone(),
-            ..Default::default()
-        });
+        let broker_data =
+            self.broker_addr_table.entry(reg.broker_name.clone()).or_insert_with(|| BrokerData {
+                cluster: reg.cluster_name.clone(),
+                broker_name: reg.broker_name.clone(),
+                ..Default::default()
+            });
         broker_data.enable_acting_master = reg.enable_acting_master;
 
         // A master stepping down to slave (or the reverse) re-registers the same address
@@ -99,8 +101,11 @@ impl RouteTable {
         // Refuse a stale member taking over an id that a newer one holds.
         if let Some(old_addr) = broker_data.broker_addrs.get(&reg.broker_id) {
             if *old_addr != reg.broker_addr {
-                let old = BrokerAddrInfo { cluster_name: reg.cluster_name.clone(), broker_addr: old_addr.clone() };
-                if let (Some(old_live), Some(wrapper)) = (self.broker_live_table.get(&old), &reg.topic_config_wrapper) {
+                let old =
+                    BrokerAddrInfo { cluster_name: reg.cluster_name.clone(), broker_addr: old_addr.clone() };
+                if let (Some(old_live), Some(wrapper)) =
+                    (self.broker_live_table.get(&old), &reg.topic_config_wrapper)
+                {
                     if old_live.data_version.state_version > wrapper.data_version.state_version {
                         tracing::warn!(
                             broker = %reg.broker_addr, holder = %old_addr,
@@ -160,10 +165,16 @@ impl RouteTable {
 
         let mut outcome = RegistrationOutcome::default();
         if reg.broker_id != MASTER_ID {
-            let master_addr =
-                self.broker_addr_table.get(&reg.broker_name).and_then(|b| b.broker_addrs.get(&MASTER_ID)).cloned();
+            let master_addr = self
+                .broker_addr_table
+                .get(&reg.broker_name)
+                .and_then(|b| b.broker_addrs.get(&MASTER_ID))
+                .cloned();
             if let Some(master_addr) = master_addr {
-                let master = BrokerAddrInfo { cluster_name: reg.cluster_name.clone(), broker_addr: master_addr.clone() };
+                let master = BrokerAddrInfo {
+                    cluster_name: reg.cluster_name.clone(),
+                    broker_addr: master_addr.clone(),
+                };
                 if let Some(live) = self.broker_live_table.get(&master) {
                     outcome.ha_server_addr = Some(live.ha_server_addr.clone());
                     outcome.master_addr = Some(master_addr);
@@ -201,7 +212,11 @@ impl RouteTable {
     }
 
     /// True when the broker is unknown or its topics' data version differs.
-    pub fn is_broker_topic_config_changed(&self, addr_info: &BrokerAddrInfo, data_version: &DataVersion) -> bool {
+    pub fn is_broker_topic_config_changed(
+        &self,
+        addr_info: &BrokerAddrInfo,
+        data_version: &DataVersion,
+    ) -> bool {
         match self.broker_live_table.get(addr_info) {
             Some(live) => live.data_version != *data_version,
             None => true,
@@ -220,8 +235,15 @@ impl RouteTable {
     }
 
     /// UNREGISTER_BROKER.
-    pub fn unregister_broker(&mut self, cluster_name: &str, broker_addr: &str, broker_name: &str, broker_id: i64) {
-        let addr_info = BrokerAddrInfo { cluster_name: cluster_name.to_owned(), broker_addr: broker_addr.to_owned() };
+    pub fn unregister_broker(
+        &mut self,
+        cluster_name: &str,
+        broker_addr: &str,
+        broker_name: &str,
+        broker_id: i64,
+    ) {
+        let addr_info =
+            BrokerAddrInfo { cluster_name: cluster_name.to_owned(), broker_addr: broker_addr.to_owned() };
         self.broker_live_table.remove(&addr_info);
         self.filter_server_table.remove(&addr_info);
         let mut remove_broker_name = false;
@@ -230,7 +252,13 @@ impl RouteTable {
             if broker_data.broker_addrs.get(&broker_id).is_some_and(|a| a == broker_addr) {
                 broker_data.broker_addrs.remove(&broker_id);
             }
-            tracing::info!(cluster = cluster_name, broker = broker_name, id = broker_id, addr = broker_addr, "broker removed");
+            tracing::info!(
+                cluster = cluster_name,
+                broker = broker_name,
+                id = broker_id,
+                addr = broker_addr,
+                "broker removed"
+            );
             remove_broker_name = broker_data.broker_addrs.is_empty();
         }
         if remove_broker_name {
@@ -260,9 +288,12 @@ impl RouteTable {
                 .map(|(id, _)| (b.broker_name.clone(), *id))
         });
         match found {
-            Some((broker_name, broker_id)) => {
-                self.unregister_broker(&addr_info.cluster_name, &addr_info.broker_addr, &broker_name, broker_id)
-            }
+            Some((broker_name, broker_id)) => self.unregister_broker(
+                &addr_info.cluster_name,
+                &addr_info.broker_addr,
+                &broker_name,
+                broker_id,
+            ),
             None => {
                 self.broker_live_table.remove(addr_info);
                 self.filter_server_table.remove(addr_info);
@@ -304,11 +335,15 @@ impl RouteTable {
     /// GET_ROUTEINFO_BY_TOPIC; `None` when no live broker hosts the topic.
     pub fn pick_topic_route_data(&self, topic: &str) -> Option<TopicRouteData> {
         let queues = self.topic_queue_table.get(topic)?;
-        let mut route = TopicRouteData { queue_datas: queues.values().cloned().collect(), ..Default::default() };
+        let mut route =
+            TopicRouteData { queue_datas: queues.values().cloned().collect(), ..Default::default() };
         for broker_name in queues.keys() {
             if let Some(broker_data) = self.broker_addr_table.get(broker_name) {
                 for addr in broker_data.broker_addrs.values() {
-                    let info = BrokerAddrInfo { cluster_name: broker_data.cluster.clone(), broker_addr: addr.clone() };
+                    let info = BrokerAddrInfo {
+                        cluster_name: broker_data.cluster.clone(),
+                        broker_addr: addr.clone(),
+                    };
                     if let Some(servers) = self.filter_server_table.get(&info) {
                         route.filter_server_table.insert(addr.clone(), servers.clone());
                     }
@@ -364,7 +399,8 @@ impl RouteTable {
             list.topic_list.insert(cluster.clone());
             list.topic_list.extend(names.iter().cloned());
         }
-        list.broker_addr = self.broker_addr_table.values().find_map(|b| b.select_broker_addr().map(str::to_owned));
+        list.broker_addr =
+            self.broker_addr_table.values().find_map(|b| b.select_broker_addr().map(str::to_owned));
         list
     }
 
@@ -417,7 +453,10 @@ impl RouteTable {
     pub fn register_topic(&mut self, topic: &str, queue_datas: &[QueueData]) {
         for q in queue_datas {
             if self.broker_addr_table.contains_key(&q.broker_name) {
-                self.topic_queue_table.entry(topic.to_owned()).or_default().insert(q.broker_name.clone(), q.clone());
+                self.topic_queue_table
+                    .entry(topic.to_owned())
+                    .or_default()
+                    .insert(q.broker_name.clone(), q.clone());
             }
         }
     }

@@ -3,8 +3,10 @@ use super::*;
 const TIMEOUT_MS: u64 = 120_000;
 
 fn wrapper(topics: &[(&str, i32)], counter: i64) -> TopicConfigSerializeWrapper {
-    let mut w = TopicConfigSerializeWrapper::default();
-    w.data_version = DataVersion { state_version: 0, timestamp: 1, counter };
+    let mut w = TopicConfigSerializeWrapper {
+        data_version: DataVersion { state_version: 0, timestamp: 1, counter },
+        ..Default::default()
+    };
     for (name, queues) in topics {
         let mut c = TopicConfig::new(*name);
         c.read_queue_nums = *queues;
@@ -35,7 +37,10 @@ fn addr(a: &str) -> BrokerAddrInfo {
 #[test]
 fn master_and_slave_are_one_broker_group() {
     let mut t = RouteTable::default();
-    assert_eq!(t.register_broker(reg("broker-a", 0, "10.0.0.1:10911", &[("T", 4)], 1), 0), Some(Default::default()));
+    assert_eq!(
+        t.register_broker(reg("broker-a", 0, "10.0.0.1:10911", &[("T", 4)], 1), 0),
+        Some(Default::default())
+    );
     let slave = t.register_broker(reg("broker-a", 1, "10.0.0.2:10911", &[("T", 4)], 2), 0).unwrap();
     assert_eq!(slave.master_addr.as_deref(), Some("10.0.0.1:10911"));
     assert_eq!(slave.ha_server_addr.as_deref(), Some("10.0.0.1:10911-ha"));

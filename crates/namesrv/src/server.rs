@@ -27,7 +27,8 @@ impl NameServer {
             delete_topic_with_broker_registration: config.delete_topic_with_broker_registration,
         });
         let addr = format!("{}:{}", config.bind_address, config.listen_port);
-        let connection_config = ConnectionConfig { max_frame_bytes: config.frame_max_length, ..Default::default() };
+        let connection_config =
+            ConnectionConfig { max_frame_bytes: config.frame_max_length, ..Default::default() };
         let state = Arc::new(NamesrvState::new(config, routes, kv));
         let handler = Arc::new(NamesrvHandler { state: state.clone() });
         let server = RemotingServer::bind(&addr, handler, connection_config).await?;

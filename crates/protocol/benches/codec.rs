@@ -24,7 +24,8 @@ fn send_request(serialize_type: SerializeType) -> RemotingCommand {
         max_reconsume_times: None,
         ..Default::default()
     };
-    let mut cmd = RemotingCommand::request_with_header(RequestCode::SEND_MESSAGE_V2, &header).with_body(vec![b'x'; 500]);
+    let mut cmd = RemotingCommand::request_with_header(RequestCode::SEND_MESSAGE_V2, &header)
+        .with_body(vec![b'x'; 500]);
     cmd.opaque = 12345;
     cmd.serialize_type = serialize_type;
     cmd

@@ -1,6 +1,8 @@
 //! Golden tests on frames captured from real clients and servers
 //! (`tests/fixtures/captures/`, copied from the shared protocol captures).
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use ferromq_protocol::frame::{decode_one, encode_to_vec, DEFAULT_MAX_FRAME_BYTES};
 use ferromq_protocol::{LanguageCode, RemotingCommand, RequestCode, SerializeType};
 
@@ -76,7 +78,10 @@ fn java_client_binary_route_request_and_reencoding() {
     let req = decode(&f[0]);
     assert!(f[0].client_to_server);
     assert_eq!(req.serialize_type, SerializeType::RocketMq);
-    assert_eq!((req.code, req.language, req.version, req.opaque, req.flag), (105, LanguageCode::Java, 409, 0, 0));
+    assert_eq!(
+        (req.code, req.language, req.version, req.opaque, req.flag),
+        (105, LanguageCode::Java, 409, 0, 0)
+    );
     assert_eq!(req.ext_fields.get("topic"), Some("TBW102"));
     // Our encoder writes the very bytes the Java client wrote.
     assert_eq!(encode_to_vec(&req), f[0].frame);

@@ -1,5 +1,7 @@
 //! Byte-level round trips of `RemotingCommand` in both header encodings.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use bytes::{Bytes, BytesMut};
 use ferromq_protocol::command::FLAG_RESPONSE;
 use ferromq_protocol::frame::{decode_frame, encode_frame, DEFAULT_MAX_FRAME_BYTES};

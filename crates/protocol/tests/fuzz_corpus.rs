@@ -5,6 +5,8 @@
 //! must hold for any bytes, so crossing targets only adds coverage. A failing input is
 //! reported by path; reproduce it with `cargo fuzz run <target> <path>` (fuzz/README.md).
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 #[path = "../../../fuzz/checks.rs"]
 mod checks;
 

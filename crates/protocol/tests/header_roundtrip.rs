@@ -2,6 +2,8 @@
 //! `RemotingCommand` -> frame bytes (JSON and ROCKETMQ binary) -> decode -> ext fields ->
 //! header, equal to the original, and re-encoding gives identical bytes.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::collections::BTreeSet;
 use std::fmt::Debug;
 

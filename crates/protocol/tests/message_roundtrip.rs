@@ -7,8 +7,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV
 
 use bytes::Bytes;
 use ferromq_protocol::message::id::{
-    decode_offset_msg_id, encode_offset_msg_id, uniq_id_ip, uniq_id_pid, uniq_id_time,
-    UniqIdGenerator,
+    decode_offset_msg_id, encode_offset_msg_id, uniq_id_ip, uniq_id_pid, uniq_id_time, UniqIdGenerator,
 };
 use ferromq_protocol::message::properties::{self, Properties};
 use ferromq_protocol::message::stored::{
@@ -18,9 +17,7 @@ use ferromq_protocol::message::stored::{
     MAX_V1_TOPIC_LEN,
 };
 use ferromq_protocol::message::sysflag::{BORNHOST_V6_FLAG, STOREHOSTADDRESS_V6_FLAG};
-use ferromq_protocol::message::{
-    decode_batch, decode_batch_bytes, encode_batch, iter_batch, Message,
-};
+use ferromq_protocol::message::{decode_batch, decode_batch_bytes, encode_batch, iter_batch, Message};
 use proptest::prelude::*;
 
 fn socket_addr() -> impl Strategy<Value = SocketAddr> {

@@ -114,7 +114,8 @@ impl Connection {
             Ok(Err(source)) => return Err(RemotingError::Connect { addr: addr.to_owned(), source }),
             Ok(Ok(s)) => s,
         };
-        Self::start(stream, handler, config).map_err(|source| RemotingError::Connect { addr: addr.to_owned(), source })
+        Self::start(stream, handler, config)
+            .map_err(|source| RemotingError::Connect { addr: addr.to_owned(), source })
     }
 
     /// Starts the reader and writer tasks of an established stream.
@@ -181,7 +182,11 @@ impl Connection {
     }
 
     /// Sends a request and waits for its response.
-    pub async fn invoke(&self, mut request: RemotingCommand, timeout: Duration) -> Result<RemotingCommand, RemotingError> {
+    pub async fn invoke(
+        &self,
+        mut request: RemotingCommand,
+        timeout: Duration,
+    ) -> Result<RemotingCommand, RemotingError> {
         let opaque = self.shared.next_opaque.fetch_add(1, Ordering::Relaxed);
         request.opaque = opaque;
         request.flag &= !ferromq_protocol::command::FLAG_RESPONSE;
@@ -248,7 +253,9 @@ impl Connection {
             Some(tx) => {
                 let _ = tx.send(response);
             }
-            None => tracing::debug!(peer = %self.shared.peer, opaque = response.opaque, "response to an unknown or expired request"),
+            None => {
+                tracing::debug!(peer = %self.shared.peer, opaque = response.opaque, "response to an unknown or expired request")
+            }
         }
     }
 }

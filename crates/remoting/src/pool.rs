@@ -39,7 +39,8 @@ impl<H: RequestHandler> ConnectionPool<H> {
                 return Ok(conn.clone());
             }
         }
-        let conn = Connection::connect(addr, self.handler.clone(), self.config.clone(), self.connect_timeout).await?;
+        let conn = Connection::connect(addr, self.handler.clone(), self.config.clone(), self.connect_timeout)
+            .await?;
         map.insert(addr.to_owned(), conn.clone());
         Ok(conn)
     }

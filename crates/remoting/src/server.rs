@@ -36,9 +36,11 @@ impl RemotingServer {
         handler: Arc<H>,
         config: ConnectionConfig,
     ) -> Result<ServerHandle, RemotingError> {
-        let listener =
-            TcpListener::bind(addr).await.map_err(|source| RemotingError::Bind { addr: addr.to_owned(), source })?;
-        Self::serve(listener, handler, config).map_err(|source| RemotingError::Bind { addr: addr.to_owned(), source })
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| RemotingError::Bind { addr: addr.to_owned(), source })?;
+        Self::serve(listener, handler, config)
+            .map_err(|source| RemotingError::Bind { addr: addr.to_owned(), source })
     }
 
     /// Serves an already bound listener (the caller learns the port before serving).

@@ -1,11 +1,15 @@
 //! The transport over real loopback sockets.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use ferromq_protocol::{RemotingCommand, SerializeType};
-use ferromq_remoting::{Connection, ConnectionConfig, RejectRequests, RemotingError, RemotingServer, RequestHandler};
+use ferromq_remoting::{
+    Connection, ConnectionConfig, RejectRequests, RemotingError, RemotingServer, RequestHandler,
+};
 
 const T: Duration = Duration::from_secs(5);
 
@@ -37,7 +41,8 @@ impl RequestHandler for Echo {
                 let (opaque, st) = (req.opaque, req.serialize_type);
                 tokio::spawn(async move {
                     let answer = conn.invoke(RemotingCommand::request(77), T).await.unwrap();
-                    let reply = RemotingCommand::success().with_remark(format!("client said {}", answer.code));
+                    let reply =
+                        RemotingCommand::success().with_remark(format!("client said {}", answer.code));
                     let _ = conn.send_response(opaque, st, reply);
                 });
                 None
@@ -54,7 +59,9 @@ async fn server() -> (ferromq_remoting::ServerHandle, Arc<Echo>) {
 }
 
 async fn client(addr: std::net::SocketAddr) -> Connection {
-    Connection::connect(&addr.to_string(), Arc::new(RejectRequests), ConnectionConfig::default(), T).await.unwrap()
+    Connection::connect(&addr.to_string(), Arc::new(RejectRequests), ConnectionConfig::default(), T)
+        .await
+        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -65,12 +72,16 @@ async fn thousands_of_requests_in_flight_on_one_connection() {
     for i in 0..2000u32 {
         let conn = conn.clone();
         tasks.push(tokio::spawn(async move {
-            let mut req = RemotingCommand::request(if i % 3 == 0 { 1 } else { 10 }).with_body(i.to_be_bytes().to_vec());
+            let mut req =
+                RemotingCommand::request(if i % 3 == 0 { 1 } else { 10 }).with_body(i.to_be_bytes().to_vec());
             req.serialize_type = if i % 2 == 0 { SerializeType::Json } else { SerializeType::RocketMq };
             let resp = conn.invoke(req, T).await.unwrap();
             assert!(resp.is_response());
             assert_eq!(&resp.body[..], &i.to_be_bytes(), "response matched to its request");
-            assert_eq!(resp.serialize_type, if i % 2 == 0 { SerializeType::Json } else { SerializeType::RocketMq });
+            assert_eq!(
+                resp.serialize_type,
+                if i % 2 == 0 { SerializeType::Json } else { SerializeType::RocketMq }
+            );
         }));
     }
     for t in tasks {
@@ -110,7 +121,9 @@ async fn the_server_can_call_the_client_back() {
     }
     let (s, _) = server().await;
     let conn =
-        Connection::connect(&s.local_addr().to_string(), Arc::new(Answer77), ConnectionConfig::default(), T).await.unwrap();
+        Connection::connect(&s.local_addr().to_string(), Arc::new(Answer77), ConnectionConfig::default(), T)
+            .await
+            .unwrap();
     let resp = conn.invoke(RemotingCommand::request(3), T).await.unwrap();
     assert_eq!(resp.remark.as_deref(), Some("client said 78"));
 }
@@ -144,6 +157,8 @@ async fn peer_going_away_is_noticed() {
 
 #[tokio::test]
 async fn connect_errors_are_reported() {
-    let err = Connection::connect("127.0.0.1:1", Arc::new(RejectRequests), ConnectionConfig::default(), T).await.unwrap_err();
+    let err = Connection::connect("127.0.0.1:1", Arc::new(RejectRequests), ConnectionConfig::default(), T)
+        .await
+        .unwrap_err();
     assert!(matches!(err, RemotingError::Connect { .. }), "{err}");
 }

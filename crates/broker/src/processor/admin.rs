@@ -34,10 +34,17 @@ pub fn update_and_create_topic(ctx: &BrokerContext, req: &RemotingCommand) -> Re
             format!("The topic[{}] is conflict with system topic.", h.topic),
         );
     }
-    if h.read_queue_nums <= 0 || h.write_queue_nums <= 0 || h.read_queue_nums > 1024 || h.write_queue_nums > 1024 {
+    if h.read_queue_nums <= 0
+        || h.write_queue_nums <= 0
+        || h.read_queue_nums > 1024
+        || h.write_queue_nums > 1024
+    {
         return RemotingCommand::error(
             ResponseCode::INVALID_PARAMETER,
-            format!("invalid queue numbers: read {} write {} (1..1024)", h.read_queue_nums, h.write_queue_nums),
+            format!(
+                "invalid queue numbers: read {} write {} (1..1024)",
+                h.read_queue_nums, h.write_queue_nums
+            ),
         );
     }
     let topic_filter_type = match h.topic_filter_type.as_str() {
@@ -95,14 +102,20 @@ pub fn topic_config(ctx: &BrokerContext, req: &RemotingCommand) -> RemotingComma
     let h: GetTopicConfigRequestHeader = try_header!(req);
     match ctx.topics.select_topic_config(&h.topic) {
         Some(c) => RemotingCommand::success().with_body(json::to_vec(&*c)),
-        None => RemotingCommand::error(ResponseCode::TOPIC_NOT_EXIST, format!("No topic in this broker. topic: {}", h.topic)),
+        None => RemotingCommand::error(
+            ResponseCode::TOPIC_NOT_EXIST,
+            format!("No topic in this broker. topic: {}", h.topic),
+        ),
     }
 }
 
 pub fn topic_stats(ctx: &BrokerContext, req: &RemotingCommand) -> RemotingCommand {
     let h: GetTopicStatsInfoRequestHeader = try_header!(req);
     let Some(config) = ctx.topics.select_topic_config(&h.topic) else {
-        return RemotingCommand::error(ResponseCode::TOPIC_NOT_EXIST, format!("topic[{}] not exist", h.topic));
+        return RemotingCommand::error(
+            ResponseCode::TOPIC_NOT_EXIST,
+            format!("topic[{}] not exist", h.topic),
+        );
     };
     let broker_name = ctx.settings.read().broker.broker_name.clone();
     let mut table = TopicStatsTable::default();
@@ -110,7 +123,11 @@ pub fn topic_stats(ctx: &BrokerContext, req: &RemotingCommand) -> RemotingComman
         let min_offset = ctx.store.get_min_offset_in_queue(&h.topic, queue_id);
         let max_offset = ctx.store.get_max_offset_in_queue(&h.topic, queue_id);
         let last_update_timestamp = if max_offset > 0 {
-            ctx.store.get_message_store_timestamp(&h.topic, queue_id, max_offset - 1).ok().flatten().unwrap_or(0)
+            ctx.store
+                .get_message_store_timestamp(&h.topic, queue_id, max_offset - 1)
+                .ok()
+                .flatten()
+                .unwrap_or(0)
         } else {
             0
         };
@@ -125,7 +142,9 @@ pub fn topic_stats(ctx: &BrokerContext, req: &RemotingCommand) -> RemotingComman
 pub fn update_and_create_group(ctx: &BrokerContext, req: &RemotingCommand) -> RemotingCommand {
     let config: SubscriptionGroupConfig = match json::from_slice(&req.body) {
         Ok(c) => c,
-        Err(e) => return RemotingCommand::error(ResponseCode::SYSTEM_ERROR, format!("bad subscription group: {e}")),
+        Err(e) => {
+            return RemotingCommand::error(ResponseCode::SYSTEM_ERROR, format!("bad subscription group: {e}"))
+        }
     };
     if config.group_name.is_empty() {
         return RemotingCommand::error(ResponseCode::SYSTEM_ERROR, "the group name is blank");
@@ -153,7 +172,9 @@ pub fn broker_config(ctx: &BrokerContext) -> RemotingCommand {
     let text = ctx.settings.read().to_properties();
     let version = json::to_vec(&DataVersion::new(ctx.boot_timestamp_ms as i64));
     RemotingCommand::success()
-        .with_header(&GetBrokerConfigResponseHeader { version: String::from_utf8_lossy(&version).into_owned() })
+        .with_header(&GetBrokerConfigResponseHeader {
+            version: String::from_utf8_lossy(&version).into_owned(),
+        })
         .with_body(text.into_bytes())
 }
 
@@ -237,7 +258,13 @@ pub fn runtime_info(ctx: &BrokerContext) -> RemotingCommand {
 
 fn runtime_text(ms: u64) -> String {
     let secs = ms / 1000;
-    format!("[ {} days, {} hours, {} minutes, {} seconds ]", secs / 86_400, secs / 3600 % 24, secs / 60 % 60, secs % 60)
+    format!(
+        "[ {} days, {} hours, {} minutes, {} seconds ]",
+        secs / 86_400,
+        secs / 3600 % 24,
+        secs / 60 % 60,
+        secs % 60
+    )
 }
 
 pub fn consumer_connections(ctx: &BrokerContext, req: &RemotingCommand) -> RemotingCommand {
@@ -265,13 +292,22 @@ pub fn consume_stats(ctx: &BrokerContext, req: &RemotingCommand) -> RemotingComm
             let broker_offset = ctx.store.get_max_offset_in_queue(&topic, queue_id).max(0);
             let consumer_offset = ctx.offsets.query_offset(&h.consumer_group, &topic, queue_id).max(0);
             let last_timestamp = if consumer_offset > 0 {
-                ctx.store.get_message_store_timestamp(&topic, queue_id, consumer_offset - 1).ok().flatten().unwrap_or(0)
+                ctx.store
+                    .get_message_store_timestamp(&topic, queue_id, consumer_offset - 1)
+                    .ok()
+                    .flatten()
+                    .unwrap_or(0)
             } else {
                 0
             };
             stats.offset_table.insert(
                 MessageQueue::new(topic.clone(), broker_name.clone(), queue_id),
-                OffsetWrapper { broker_offset, consumer_offset, pull_offset: consumer_offset, last_timestamp },
+                OffsetWrapper {
+                    broker_offset,
+                    consumer_offset,
+                    pull_offset: consumer_offset,
+                    last_timestamp,
+                },
             );
         }
     }

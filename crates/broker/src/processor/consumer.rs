@@ -29,7 +29,9 @@ pub fn heartbeat(ctx: &BrokerContext, conn: &Connection, req: &RemotingCommand) 
     tracing::trace!(body = %String::from_utf8_lossy(&req.body), "heartbeat");
     let data: HeartbeatData = match json::from_slice(&req.body) {
         Ok(d) => d,
-        Err(e) => return RemotingCommand::error(ResponseCode::SYSTEM_ERROR, format!("bad heartbeat body: {e}")),
+        Err(e) => {
+            return RemotingCommand::error(ResponseCode::SYSTEM_ERROR, format!("bad heartbeat body: {e}"))
+        }
     };
     let now = now_ms();
     let notify_enabled = ctx.settings.read().broker.notify_consumer_ids_changed_enable;
@@ -39,7 +41,11 @@ pub fn heartbeat(ctx: &BrokerContext, conn: &Connection, req: &RemotingCommand) 
         let mut group_notify = notify_enabled;
         if let Some(g) = &group_config {
             group_notify &= g.notify_consumer_ids_changed_enable;
-            let sys_flag = if consumer.unit_mode { crate::metadata::topic_config::topic_sys_flag::build(false, true) } else { 0 };
+            let sys_flag = if consumer.unit_mode {
+                crate::metadata::topic_config::topic_sys_flag::build(false, true)
+            } else {
+                0
+            };
             let lookup = ctx.topics.create_topic_in_send_message_back_method(
                 &retry_topic(&consumer.group_name),
                 g.retry_queue_nums,
@@ -49,7 +55,8 @@ pub fn heartbeat(ctx: &BrokerContext, conn: &Connection, req: &RemotingCommand) 
             );
             topic_created |= lookup.created;
         }
-        let channel = ClientChannelInfo::new(conn.clone(), data.client_id.clone(), req.language, req.version, now);
+        let channel =
+            ClientChannelInfo::new(conn.clone(), data.client_id.clone(), req.language, req.version, now);
         let outcome = ctx.consumers.register_consumer(
             &consumer.group_name,
             channel,
@@ -65,7 +72,8 @@ pub fn heartbeat(ctx: &BrokerContext, conn: &Connection, req: &RemotingCommand) 
         }
     }
     for producer in &data.producer_data_set {
-        let channel = ClientChannelInfo::new(conn.clone(), data.client_id.clone(), req.language, req.version, now);
+        let channel =
+            ClientChannelInfo::new(conn.clone(), data.client_id.clone(), req.language, req.version, now);
         ctx.producers.register_producer(&producer.group_name, channel, now);
     }
     if topic_created {
@@ -112,12 +120,19 @@ pub fn consumer_list(ctx: &BrokerContext, req: &RemotingCommand) -> RemotingComm
             format!("no consumer for this group, {}", h.consumer_group),
         );
     }
-    RemotingCommand::success().with_body(json::to_vec(&GetConsumerListByGroupResponseBody { consumer_id_list: ids }))
+    RemotingCommand::success()
+        .with_body(json::to_vec(&GetConsumerListByGroupResponseBody { consumer_id_list: ids }))
 }
 
 pub fn update_offset(ctx: &BrokerContext, conn: &Connection, req: &RemotingCommand) -> RemotingCommand {
     let h: UpdateConsumerOffsetRequestHeader = try_header!(req);
-    ctx.offsets.commit_offset(&conn.peer_addr().to_string(), &h.consumer_group, &h.topic, h.queue_id, h.commit_offset);
+    ctx.offsets.commit_offset(
+        &conn.peer_addr().to_string(),
+        &h.consumer_group,
+        &h.topic,
+        h.queue_id,
+        h.commit_offset,
+    );
     RemotingCommand::success()
 }
 
@@ -133,7 +148,10 @@ pub fn query_offset(ctx: &BrokerContext, req: &RemotingCommand) -> RemotingComma
     if ctx.store.get_min_offset_in_queue(&h.topic, h.queue_id) <= 0 {
         return RemotingCommand::success().with_header(&QueryConsumerOffsetResponseHeader { offset: 0 });
     }
-    RemotingCommand::error(ResponseCode::QUERY_NOT_FOUND, "Not found, V3_0_6_SNAPSHOT maybe this group consumer boot first")
+    RemotingCommand::error(
+        ResponseCode::QUERY_NOT_FOUND,
+        "Not found, V3_0_6_SNAPSHOT maybe this group consumer boot first",
+    )
 }
 
 pub fn lock_batch(ctx: &BrokerContext, _conn: &Connection, req: &RemotingCommand) -> RemotingCommand {
@@ -141,7 +159,8 @@ pub fn lock_batch(ctx: &BrokerContext, _conn: &Connection, req: &RemotingCommand
         Ok(b) => b,
         Err(e) => return RemotingCommand::error(ResponseCode::SYSTEM_ERROR, format!("bad lock body: {e}")),
     };
-    let locked: BTreeSet<_> = ctx.locks.try_lock_batch(&body.consumer_group, &body.mq_set, &body.client_id, now_ms());
+    let locked: BTreeSet<_> =
+        ctx.locks.try_lock_batch(&body.consumer_group, &body.mq_set, &body.client_id, now_ms());
     RemotingCommand::success().with_body(json::to_vec(&LockBatchResponseBody { lock_ok_mq_set: locked }))
 }
 

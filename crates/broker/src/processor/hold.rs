@@ -47,7 +47,11 @@ impl PullHoldService {
     /// Creates the service and its task; `rerun` answers woken and expired pulls.
     pub fn start(rerun: Rerun) -> Arc<PullHoldService> {
         let (events, rx) = mpsc::unbounded_channel();
-        let svc = Arc::new(PullHoldService { held: Mutex::new(HashMap::new()), count: AtomicUsize::new(0), events });
+        let svc = Arc::new(PullHoldService {
+            held: Mutex::new(HashMap::new()),
+            count: AtomicUsize::new(0),
+            events,
+        });
         tokio::spawn(run(Arc::downgrade(&svc), rx, rerun));
         svc
     }
@@ -92,7 +96,6 @@ impl PullHoldService {
         self.count.fetch_sub(woken.len(), Ordering::AcqRel);
         woken
     }
-
 }
 
 enum Step {

@@ -49,7 +49,9 @@ impl RequestHandler for BrokerHandler {
             RequestCode::GET_ALL_TOPIC_CONFIG => Some(admin::all_topic_config(ctx)),
             RequestCode::GET_TOPIC_CONFIG => Some(admin::topic_config(ctx, &req)),
             RequestCode::GET_TOPIC_STATS_INFO => Some(admin::topic_stats(ctx, &req)),
-            RequestCode::UPDATE_AND_CREATE_SUBSCRIPTIONGROUP => Some(admin::update_and_create_group(ctx, &req)),
+            RequestCode::UPDATE_AND_CREATE_SUBSCRIPTIONGROUP => {
+                Some(admin::update_and_create_group(ctx, &req))
+            }
             RequestCode::GET_ALL_SUBSCRIPTIONGROUP_CONFIG => Some(admin::all_group_config(ctx)),
             RequestCode::DELETE_SUBSCRIPTIONGROUP => Some(admin::delete_group(ctx, &req)),
             RequestCode::GET_BROKER_CONFIG => Some(admin::broker_config(ctx)),
@@ -68,7 +70,11 @@ impl RequestHandler for BrokerHandler {
 
 /// Answers `req` from a spawned task once `response` resolves (SYNC_FLUSH sends, calls that
 /// wait on a peer). The reader moves on at once.
-pub fn answer_later(conn: &Connection, req: &RemotingCommand, response: impl Future<Output = RemotingCommand> + Send + 'static) {
+pub fn answer_later(
+    conn: &Connection,
+    req: &RemotingCommand,
+    response: impl Future<Output = RemotingCommand> + Send + 'static,
+) {
     if req.is_oneway() {
         tokio::spawn(async move {
             let _ = response.await;

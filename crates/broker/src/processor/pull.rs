@@ -119,14 +119,26 @@ pub fn process(
     let sub_filter = SubscriptionFilter::new(&subscription);
 
     let max_msgs = h.max_msg_nums.clamp(1, 1024) as usize;
-    let result = match ctx.store.get_message(&h.consumer_group, &h.topic, h.queue_id, h.queue_offset, max_msgs, Some(&sub_filter))
-    {
+    let result = match ctx.store.get_message(
+        &h.consumer_group,
+        &h.topic,
+        h.queue_id,
+        h.queue_offset,
+        max_msgs,
+        Some(&sub_filter),
+    ) {
         Ok(r) => r,
-        Err(e) => return Some(RemotingCommand::error(ResponseCode::SYSTEM_ERROR, format!("store error: {e}"))),
+        Err(e) => {
+            return Some(RemotingCommand::error(ResponseCode::SYSTEM_ERROR, format!("store error: {e}")))
+        }
     };
 
     let response_header = PullMessageResponseHeader {
-        suggest_which_broker_id: if result.suggest_pull_from_slave { group.which_broker_when_consume_slowly } else { MASTER_ID },
+        suggest_which_broker_id: if result.suggest_pull_from_slave {
+            group.which_broker_when_consume_slowly
+        } else {
+            MASTER_ID
+        },
         next_begin_offset: result.next_begin_offset,
         min_offset: result.min_offset,
         max_offset: result.max_offset,
@@ -136,7 +148,9 @@ pub fn process(
     };
     let code = match result.status {
         GetMessageStatus::Found => ResponseCode::SUCCESS,
-        GetMessageStatus::MessageWasRemoving | GetMessageStatus::NoMatchedMessage => ResponseCode::PULL_RETRY_IMMEDIATELY,
+        GetMessageStatus::MessageWasRemoving | GetMessageStatus::NoMatchedMessage => {
+            ResponseCode::PULL_RETRY_IMMEDIATELY
+        }
         GetMessageStatus::NoMatchedLogicQueue | GetMessageStatus::NoMessageInQueue => {
             if h.queue_offset != 0 {
                 ResponseCode::PULL_OFFSET_MOVED
@@ -144,14 +158,24 @@ pub fn process(
                 ResponseCode::PULL_NOT_FOUND
             }
         }
-        GetMessageStatus::OffsetFoundNull | GetMessageStatus::OffsetOverflowOne => ResponseCode::PULL_NOT_FOUND,
-        GetMessageStatus::OffsetOverflowBadly | GetMessageStatus::OffsetTooSmall => ResponseCode::PULL_OFFSET_MOVED,
+        GetMessageStatus::OffsetFoundNull | GetMessageStatus::OffsetOverflowOne => {
+            ResponseCode::PULL_NOT_FOUND
+        }
+        GetMessageStatus::OffsetOverflowBadly | GetMessageStatus::OffsetTooSmall => {
+            ResponseCode::PULL_OFFSET_MOVED
+        }
     };
 
     // The commit-offset piggyback of push consumers (masters only).
     let is_slave = ctx.store.config().broker_role == ferromq_store::BrokerRole::Slave;
     if allow_suspend && pull_flag::has_commit_offset_flag(h.sys_flag) && !is_slave {
-        ctx.offsets.commit_offset(&conn.peer_addr().to_string(), &h.consumer_group, &h.topic, h.queue_id, h.commit_offset);
+        ctx.offsets.commit_offset(
+            &conn.peer_addr().to_string(),
+            &h.consumer_group,
+            &h.topic,
+            h.queue_id,
+            h.commit_offset,
+        );
     }
 
     if code == ResponseCode::SUCCESS {
@@ -160,13 +184,15 @@ pub fn process(
             body.extend_from_slice(&m.data);
         }
         ctx.stats.record_get(&h.topic, &h.consumer_group, result.messages.len() as u64, body.len() as u64);
-        return Some(
-            RemotingCommand::response(code, None).with_header(&response_header).with_body(body),
-        );
+        return Some(RemotingCommand::response(code, None).with_header(&response_header).with_body(body));
     }
     if code == ResponseCode::PULL_NOT_FOUND && allow_suspend && pull_flag::has_suspend_flag(h.sys_flag) {
         let hold_ms = if long_polling { h.suspend_timeout_millis.max(0) as u64 } else { short_polling_ms };
-        let tag_codes = if subscription.is_all() { None } else { Some(subscription.code_set.iter().map(|c| *c as i64).collect()) };
+        let tag_codes = if subscription.is_all() {
+            None
+        } else {
+            Some(subscription.code_set.iter().map(|c| *c as i64).collect())
+        };
         ctx.hold.hold(HeldPull {
             conn: conn.clone(),
             request: req,

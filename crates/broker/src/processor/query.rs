@@ -52,7 +52,8 @@ pub fn earliest_msg_store_time(ctx: &BrokerContext, req: &RemotingCommand) -> Re
 /// QUERY_MESSAGE: by key (or unique key with `_UNIQUE_KEY_QUERY`) within a time range.
 pub fn query_message(ctx: &BrokerContext, req: &RemotingCommand) -> RemotingCommand {
     let h: QueryMessageRequestHeader = try_header!(req);
-    let max = if req.ext_fields.get("_UNIQUE_KEY_QUERY") == Some("true") { 32 } else { h.max_num.clamp(1, 64_000) };
+    let max =
+        if req.ext_fields.get("_UNIQUE_KEY_QUERY") == Some("true") { 32 } else { h.max_num.clamp(1, 64_000) };
     match ctx.store.query_message(&h.topic, &h.key, max as usize, h.begin_timestamp, h.end_timestamp) {
         Ok(result) if !result.messages.is_empty() => {
             let mut body = Vec::new();
@@ -78,7 +79,10 @@ pub fn query_message(ctx: &BrokerContext, req: &RemotingCommand) -> RemotingComm
 pub fn view_message_by_id(ctx: &BrokerContext, req: &RemotingCommand) -> RemotingCommand {
     let h: ViewMessageRequestHeader = try_header!(req);
     let not_found = || {
-        RemotingCommand::error(ResponseCode::SYSTEM_ERROR, format!("can not find message by the offset, {}", h.offset))
+        RemotingCommand::error(
+            ResponseCode::SYSTEM_ERROR,
+            format!("can not find message by the offset, {}", h.offset),
+        )
     };
     if h.offset < 0 {
         return not_found();

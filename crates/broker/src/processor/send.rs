@@ -4,7 +4,9 @@ use std::net::SocketAddr;
 
 use bytes::Bytes;
 use ferromq_protocol::body::perm;
-use ferromq_protocol::header::{SendMessageRequestHeader, SendMessageRequestHeaderV2, SendMessageResponseHeader};
+use ferromq_protocol::header::{
+    SendMessageRequestHeader, SendMessageRequestHeaderV2, SendMessageResponseHeader,
+};
 use ferromq_protocol::message::{batch, id, properties, stored, sysflag};
 use ferromq_protocol::{RemotingCommand, RequestCode, ResponseCode};
 use ferromq_remoting::Connection;
@@ -53,7 +55,8 @@ pub fn process(ctx: &BrokerContext, conn: &Connection, req: RemotingCommand) -> 
         ) as u64;
     }
     let transaction_id = msgs.first().and_then(|m| {
-        properties::find_str(&m.properties, properties::PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX).map(str::to_owned)
+        properties::find_str(&m.properties, properties::PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX)
+            .map(str::to_owned)
     });
     let response_header = SendMessageResponseHeader {
         msg_id: msg_ids,
@@ -64,7 +67,9 @@ pub fn process(ctx: &BrokerContext, conn: &Connection, req: RemotingCommand) -> 
     };
     let mut response = RemotingCommand::success().with_header(&response_header);
     response.ext_fields.insert(properties::PROPERTY_MSG_REGION, ctx.region_id.as_str());
-    response.ext_fields.insert(properties::PROPERTY_TRACE_SWITCH, if ctx.trace_on { "true" } else { "false" });
+    response
+        .ext_fields
+        .insert(properties::PROPERTY_TRACE_SWITCH, if ctx.trace_on { "true" } else { "false" });
 
     if handle.is_ready() {
         return Some(response);
@@ -85,9 +90,13 @@ pub fn process(ctx: &BrokerContext, conn: &Connection, req: RemotingCommand) -> 
     None
 }
 
-fn decode_send_header(req: &RemotingCommand) -> Result<SendMessageRequestHeader, ferromq_protocol::ProtocolError> {
+fn decode_send_header(
+    req: &RemotingCommand,
+) -> Result<SendMessageRequestHeader, ferromq_protocol::ProtocolError> {
     match req.code {
-        RequestCode::SEND_MESSAGE_V2 | RequestCode::SEND_BATCH_MESSAGE if req.ext_fields.get("a").is_some() => {
+        RequestCode::SEND_MESSAGE_V2 | RequestCode::SEND_BATCH_MESSAGE
+            if req.ext_fields.get("a").is_some() =>
+        {
             Ok(req.decode_header::<SendMessageRequestHeaderV2>()?.to_v1())
         }
         _ => req.decode_header::<SendMessageRequestHeader>(),
@@ -188,7 +197,8 @@ fn check_and_build(
     if props.len() > MAX_PROPERTIES_LEN {
         return Err(message_illegal(ctx));
     }
-    if properties::find_str(props.as_bytes(), properties::PROPERTY_TRANSACTION_PREPARED).is_some_and(|v| v == "true")
+    if properties::find_str(props.as_bytes(), properties::PROPERTY_TRANSACTION_PREPARED)
+        .is_some_and(|v| v == "true")
         && broker.reject_transaction_message
     {
         return Err(RemotingCommand::error(

@@ -18,7 +18,8 @@ common properties: brokerClusterName, brokerName, brokerId, listenPort (10911), 
 fn load_settings(args: &args::ServerArgs) -> anyhow::Result<BrokerSettings> {
     let mut settings = BrokerSettings::default();
     if let Some(path) = &args.config_file {
-        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read config file {path}"))?;
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("cannot read config file {path}"))?;
         settings.apply_properties(&text, path)?;
     }
     for (key, value) in &args.overrides {

@@ -15,7 +15,8 @@ properties: listenPort (9876), bindAddress, kvConfigPath, orderMessageEnable,
 fn load_config(args: &args::ServerArgs) -> anyhow::Result<NamesrvConfig> {
     let mut config = NamesrvConfig::default();
     if let Some(path) = &args.config_file {
-        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read config file {path}"))?;
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("cannot read config file {path}"))?;
         config.apply_properties(&text, path)?;
     }
     for (key, value) in &args.overrides {

@@ -58,7 +58,9 @@ impl Drop for NamesrvProcess {
 }
 
 pub async fn connect(addr: &str) -> Connection {
-    Connection::connect(addr, Arc::new(RejectRequests), ConnectionConfig::default(), TIMEOUT).await.expect("connect")
+    Connection::connect(addr, Arc::new(RejectRequests), ConnectionConfig::default(), TIMEOUT)
+        .await
+        .expect("connect")
 }
 
 pub struct Broker<'a> {
@@ -103,8 +105,8 @@ impl Broker<'_> {
 }
 
 pub fn crc32(bytes: &[u8]) -> i32 {
-    // The same CRC-32 as java.util.zip.CRC32; written out so the tests do not depend on
-    // the implementation they check.
+    // Java's UtilAll.crc32: java.util.zip.CRC32 with the top bit cleared; written out so
+    // the tests do not depend on the implementation they check.
     let mut crc = 0xFFFF_FFFFu32;
     for &b in bytes {
         crc ^= b as u32;
@@ -112,7 +114,7 @@ pub fn crc32(bytes: &[u8]) -> i32 {
             crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
         }
     }
-    (!crc) as i32
+    ((!crc) & 0x7FFF_FFFF) as i32
 }
 
 pub fn route_request(topic: &str, serialize_type: SerializeType) -> RemotingCommand {

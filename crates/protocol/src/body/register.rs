@@ -49,7 +49,8 @@ impl RegisterBrokerBody {
                 .ok_or_else(|| ProtocolError::Body(format!("bad topic config {text:?}")))?;
             wrapper.topic_config_table.insert(config.topic_name.clone(), config);
         }
-        let filter_server_list = if rest.is_empty() { Vec::new() } else { json::from_slice(take_chunk(&mut rest)?)? };
+        let filter_server_list =
+            if rest.is_empty() { Vec::new() } else { json::from_slice(take_chunk(&mut rest)?)? };
         Ok(RegisterBrokerBody { topic_config_serialize_wrapper: wrapper, filter_server_list })
     }
 

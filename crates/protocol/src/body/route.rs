@@ -36,10 +36,7 @@ impl BrokerData {
     /// The master's address, or the lowest-id member's (`BrokerData.selectBrokerAddr`
     /// prefers the master).
     pub fn select_broker_addr(&self) -> Option<&str> {
-        self.broker_addrs
-            .get(&MASTER_ID)
-            .or_else(|| self.broker_addrs.values().next())
-            .map(String::as_str)
+        self.broker_addrs.get(&MASTER_ID).or_else(|| self.broker_addrs.values().next()).map(String::as_str)
     }
 }
 
@@ -114,7 +111,11 @@ mod tests {
         info.cluster_addr_table.entry("DefaultCluster".into()).or_default().insert("broker-a".into());
         info.broker_addr_table.insert(
             "broker-a".into(),
-            BrokerData { cluster: "DefaultCluster".into(), broker_name: "broker-a".into(), ..Default::default() },
+            BrokerData {
+                cluster: "DefaultCluster".into(),
+                broker_name: "broker-a".into(),
+                ..Default::default()
+            },
         );
         let back: ClusterInfo = json::from_slice(&json::to_vec(&info)).unwrap();
         assert_eq!(back, info);

@@ -57,19 +57,12 @@ impl BatchEntryRef<'_> {
 
 /// Size of the entry [`encode_batch_entry_raw`] writes for these lengths.
 pub fn batch_entry_len(body_len: usize, properties_len: usize) -> usize {
-    BATCH_ENTRY_OVERHEAD
-        .saturating_add(body_len)
-        .saturating_add(properties_len)
+    BATCH_ENTRY_OVERHEAD.saturating_add(body_len).saturating_add(properties_len)
 }
 
 /// Appends one entry from its parts; `properties` is written as given. Errors (leaving
 /// `out` unchanged) on properties over 32767 bytes or an entry over 2 GiB.
-pub fn encode_batch_entry_raw(
-    flag: i32,
-    body: &[u8],
-    properties: &[u8],
-    out: &mut Vec<u8>,
-) -> Result<usize> {
+pub fn encode_batch_entry_raw(flag: i32, body: &[u8], properties: &[u8], out: &mut Vec<u8>) -> Result<usize> {
     let total = check_lengths(body.len(), properties.len())?;
     out.reserve(total);
     put_head(out, total, flag, body);
@@ -95,9 +88,7 @@ fn check_lengths(body_len: usize, props_len: usize) -> Result<usize> {
     }
     let total = batch_entry_len(body_len, props_len);
     if total > i32::MAX as usize {
-        return Err(ProtocolError::Message(format!(
-            "batch entry of {total} bytes exceeds 2 GiB"
-        )));
+        return Err(ProtocolError::Message(format!("batch entry of {total} bytes exceeds 2 GiB")));
     }
     Ok(total)
 }
@@ -142,24 +133,13 @@ pub fn decode_batch_entry(buf: &[u8]) -> Result<(BatchEntryRef<'_>, usize)> {
     let props_len = usize::try_from(props_len)
         .map_err(|_| ProtocolError::Message(format!("negative propertiesLength {props_len}")))?;
     let properties = r.take(props_len, "properties")?;
-    let entry = BatchEntryRef {
-        total_size,
-        magic,
-        body_crc,
-        flag,
-        body,
-        properties,
-    };
+    let entry = BatchEntryRef { total_size, magic, body_crc, flag, body, properties };
     Ok((entry, r.pos()))
 }
 
 /// Iterates over the entries of a batch body. Yields an error once, then stops.
 pub fn iter_batch(buf: &[u8]) -> BatchIter<'_> {
-    BatchIter {
-        buf,
-        pos: 0,
-        done: false,
-    }
+    BatchIter { buf, pos: 0, done: false }
 }
 
 /// Iterator returned by [`iter_batch`].
@@ -209,9 +189,7 @@ pub fn decode_batch(buf: &[u8]) -> Result<Vec<Message>> {
 
 /// [`decode_batch`] with bodies sharing `buf`'s allocation.
 pub fn decode_batch_bytes(buf: &Bytes) -> Result<Vec<Message>> {
-    iter_batch(buf)
-        .map(|e| e.map(|e| e.to_message_with_body(buf.slice_ref(e.body))))
-        .collect()
+    iter_batch(buf).map(|e| e.map(|e| e.to_message_with_body(buf.slice_ref(e.body)))).collect()
 }
 
 #[cfg(test)]
@@ -266,8 +244,7 @@ mod tests {
         neg[16..20].copy_from_slice(&(-1i32).to_be_bytes());
         assert!(decode_batch(&neg).is_err());
         let mut big = Message::default();
-        big.properties
-            .insert("k", "v".repeat(MAX_BATCH_PROPERTIES_LEN));
+        big.properties.insert("k", "v".repeat(MAX_BATCH_PROPERTIES_LEN));
         let mut out = vec![9];
         assert!(encode_batch(&[Message::default(), big], &mut out).is_err());
         assert_eq!(out, [9]);

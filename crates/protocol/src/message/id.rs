@@ -147,8 +147,7 @@ fn month_start(millis: i64, utc_offset_millis: i64, month_delta: i64) -> i64 {
     let (y, m) = civil_from_days(local.div_euclid(MILLIS_PER_DAY));
     let months = y * 12 + (m - 1) + month_delta;
     let days = days_from_civil(months.div_euclid(12), months.rem_euclid(12) + 1, 1);
-    days.saturating_mul(MILLIS_PER_DAY)
-        .saturating_sub(utc_offset_millis)
+    days.saturating_mul(MILLIS_PER_DAY).saturating_sub(utc_offset_millis)
 }
 
 /// Generates client unique ids (`UNIQ_KEY`) exactly as Java's `MessageClientIDSetter`,
@@ -279,17 +278,11 @@ mod tests {
         let id = encode_offset_msg_id(host, 4096);
         assert_eq!(id, "0A00000200002A9F0000000000001000");
         assert_eq!(decode_offset_msg_id(&id).unwrap(), (host, 4096));
-        assert_eq!(
-            decode_offset_msg_id(&id.to_lowercase()).unwrap(),
-            (host, 4096)
-        );
+        assert_eq!(decode_offset_msg_id(&id.to_lowercase()).unwrap(), (host, 4096));
         let v6: SocketAddr = "[fe80::1]:10911".parse().unwrap();
         let id = encode_offset_msg_id(v6, -1);
         assert_eq!(id.len(), 56);
-        assert_eq!(
-            id,
-            "FE80000000000000000000000000000100002A9FFFFFFFFFFFFFFFFF"
-        );
+        assert_eq!(id, "FE80000000000000000000000000000100002A9FFFFFFFFFFFFFFFFF");
         assert_eq!(decode_offset_msg_id(&id).unwrap(), (v6, -1));
     }
 
@@ -340,8 +333,7 @@ mod tests {
         assert!(g.next(march).ends_with("000000050002"));
         // A small step back of the clock gives 0, not a negative offset.
         assert!(g.next(march - 10).ends_with("000000000003"));
-        let mut g6 =
-            UniqIdGenerator::new(IpAddr::V6(Ipv6Addr::LOCALHOST), 7, -1).with_counter(0xFFFF);
+        let mut g6 = UniqIdGenerator::new(IpAddr::V6(Ipv6Addr::LOCALHOST), 7, -1).with_counter(0xFFFF);
         let id = g6.next(t);
         assert_eq!(id.len(), 56);
         assert!(id.ends_with("000004D2FFFF"));

@@ -26,6 +26,6 @@ pub use properties::Properties;
 pub use send::Message;
 pub use stored::{
     body_crc, decode_all, decode_all_bytes, decode_stored, decode_stored_bytes, decode_stored_ref,
-    encode_blank, encode_stored, encode_stored_ref, iter_stored, peek_record, tags_code,
-    MessageExt, MessageVersion, RecordKind, StoredIter, StoredMessageRef,
+    encode_blank, encode_stored, encode_stored_ref, iter_stored, peek_record, tags_code, MessageExt,
+    MessageVersion, RecordKind, StoredIter, StoredMessageRef,
 };

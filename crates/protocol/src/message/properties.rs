@@ -106,10 +106,7 @@ impl Properties {
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
 
     pub fn contains_key(&self, name: &str) -> bool {
@@ -169,10 +166,7 @@ impl Properties {
 
     /// The space-separated `KEYS`, empty pieces skipped.
     pub fn keys(&self) -> impl Iterator<Item = &str> + '_ {
-        self.get(PROPERTY_KEYS)
-            .unwrap_or("")
-            .split(KEY_SEPARATOR)
-            .filter(|k| !k.is_empty())
+        self.get(PROPERTY_KEYS).unwrap_or("").split(KEY_SEPARATOR).filter(|k| !k.is_empty())
     }
 
     /// `UNIQ_KEY`: the client-side message id.
@@ -296,10 +290,7 @@ impl<'a> Iterator for RawPairs<'a> {
 /// The value of `name` in a raw properties string (the last one if repeated, as Java),
 /// without allocating.
 pub fn find<'a>(raw: &'a [u8], name: &str) -> Option<&'a [u8]> {
-    pairs(raw)
-        .filter(|(k, _)| *k == name.as_bytes())
-        .last()
-        .map(|(_, v)| v)
+    pairs(raw).filter(|(k, _)| *k == name.as_bytes()).last().map(|(_, v)| v)
 }
 
 /// [`find`] as a string; `None` also when the value is not valid UTF-8.
@@ -330,10 +321,7 @@ mod tests {
         p.insert(PROPERTY_TAGS, "TagA");
         p.insert(PROPERTY_KEYS, "k1 k2");
         p.insert(PROPERTY_WAIT_STORE_MSG_OK, "true");
-        assert_eq!(
-            p.encode(),
-            "TAGS\u{1}TagA\u{2}KEYS\u{1}k1 k2\u{2}WAIT\u{1}true"
-        );
+        assert_eq!(p.encode(), "TAGS\u{1}TagA\u{2}KEYS\u{1}k1 k2\u{2}WAIT\u{1}true");
         let mut raw = Vec::new();
         p.encode_into(&mut raw);
         assert_eq!(raw, p.encode().as_bytes());
@@ -372,10 +360,7 @@ mod tests {
         assert_eq!(p.remove("a"), Some("1".to_owned()));
         assert_eq!(p.remove("zz"), None);
         p.insert("d", "4");
-        assert_eq!(
-            p.iter().collect::<Vec<_>>(),
-            [("b", "20"), ("c", "3"), ("d", "4")]
-        );
+        assert_eq!(p.iter().collect::<Vec<_>>(), [("b", "20"), ("c", "3"), ("d", "4")]);
         assert!(p.contains_key("c"));
         assert_eq!(p.len(), 3);
     }

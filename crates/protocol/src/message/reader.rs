@@ -70,9 +70,7 @@ impl<'a> Reader<'a> {
 }
 
 fn truncated(what: &'static str, pos: usize, need: usize, have: usize) -> ProtocolError {
-    ProtocolError::Message(format!(
-        "truncated {what} at byte {pos}: need {need} bytes, {have} left"
-    ))
+    ProtocolError::Message(format!("truncated {what} at byte {pos}: need {need} bytes, {have} left"))
 }
 
 /// Reads a big-endian `i32` at `pos` without a cursor (record peeking and patching).

@@ -21,11 +21,7 @@ pub struct Message {
 
 impl Message {
     pub fn new(topic: impl Into<String>, body: impl Into<Bytes>) -> Self {
-        Message {
-            topic: topic.into(),
-            body: body.into(),
-            ..Message::default()
-        }
+        Message { topic: topic.into(), body: body.into(), ..Message::default() }
     }
 
     pub fn property(&self, name: &str) -> Option<&str> {
@@ -67,14 +63,11 @@ impl Message {
 
     /// `DELAY` (0 when absent or not a number).
     pub fn delay_time_level(&self) -> i32 {
-        self.property(PROPERTY_DELAY_TIME_LEVEL)
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
+        self.property(PROPERTY_DELAY_TIME_LEVEL).and_then(|v| v.parse().ok()).unwrap_or(0)
     }
 
     pub fn set_delay_time_level(&mut self, level: i32) {
-        self.properties
-            .insert(PROPERTY_DELAY_TIME_LEVEL, level.to_string());
+        self.properties.insert(PROPERTY_DELAY_TIME_LEVEL, level.to_string());
     }
 
     /// `WAIT`: true unless the property says `false` (Java's `isWaitStoreMsgOK`).
@@ -83,10 +76,7 @@ impl Message {
     }
 
     pub fn set_wait_store_msg_ok(&mut self, wait: bool) {
-        self.properties.insert(
-            PROPERTY_WAIT_STORE_MSG_OK,
-            if wait { "true" } else { "false" },
-        );
+        self.properties.insert(PROPERTY_WAIT_STORE_MSG_OK, if wait { "true" } else { "false" });
     }
 
     /// `UNIQ_KEY`, the client message id.
@@ -96,12 +86,8 @@ impl Message {
 
     /// Sets `UNIQ_KEY` unless present (Java's `MessageClientIDSetter.setUniqID`).
     pub fn set_uniq_key_if_absent(&mut self, id: impl FnOnce() -> String) {
-        if !self
-            .properties
-            .contains_key(PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX)
-        {
-            self.properties
-                .insert(PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX, id());
+        if !self.properties.contains_key(PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX) {
+            self.properties.insert(PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX, id());
         }
     }
 }

@@ -381,11 +381,7 @@ impl Layout {
             sys_flag |= STOREHOSTADDRESS_V6_FLAG;
         }
         let topic_len = r.topic.len();
-        let version = if topic_len > MAX_V1_TOPIC_LEN {
-            MessageVersion::V2
-        } else {
-            r.version
-        };
+        let version = if topic_len > MAX_V1_TOPIC_LEN { MessageVersion::V2 } else { r.version };
         if topic_len > MAX_TOPIC_LEN {
             return Err(too_long("topic", topic_len, MAX_TOPIC_LEN));
         }
@@ -396,11 +392,7 @@ impl Layout {
         if total > i32::MAX as usize {
             return Err(too_long("record", total, i32::MAX as usize));
         }
-        Ok(Layout {
-            version,
-            sys_flag,
-            total,
-        })
+        Ok(Layout { version, sys_flag, total })
     }
 }
 
@@ -425,11 +417,7 @@ fn put_host(out: &mut Vec<u8>, addr: SocketAddr) {
     out.extend_from_slice(&i32::from(addr.port()).to_be_bytes());
 }
 
-fn encode_core(
-    r: &StoredMessageRef<'_>,
-    props: PropertiesSource<'_>,
-    out: &mut Vec<u8>,
-) -> Result<usize> {
+fn encode_core(r: &StoredMessageRef<'_>, props: PropertiesSource<'_>, out: &mut Vec<u8>) -> Result<usize> {
     let props_len = match props {
         PropertiesSource::Raw(raw) => raw.len(),
         PropertiesSource::Map(map) => map.encoded_len(),
@@ -473,11 +461,7 @@ fn encode_core(
 /// `sysFlag` follow the hosts, and a topic over 127 bytes forces v2. On error (topic over
 /// 32767 bytes, properties over 32767 bytes, record over 2 GiB) `out` is unchanged.
 pub fn encode_stored(msg: &MessageExt, out: &mut Vec<u8>) -> Result<usize> {
-    encode_core(
-        &msg.as_fields(),
-        PropertiesSource::Map(&msg.properties),
-        out,
-    )
+    encode_core(&msg.as_fields(), PropertiesSource::Map(&msg.properties), out)
 }
 
 /// [`encode_stored`] from borrowed parts; the properties are written as given.
@@ -515,10 +499,7 @@ pub fn decode_stored_ref(buf: &[u8], check_crc: bool) -> Result<(StoredMessageRe
     let total_size = head.i32("totalSize")?;
     let total = non_negative(i64::from(total_size), "totalSize")?;
     if total > buf.len() {
-        return Err(malformed(format!(
-            "record of {total} bytes but only {} available",
-            buf.len()
-        )));
+        return Err(malformed(format!("record of {total} bytes but only {} available", buf.len())));
     }
     let record = buf.get(..total).unwrap_or_default();
     let mut r = Reader::new(record);
@@ -548,15 +529,12 @@ pub fn decode_stored_ref(buf: &[u8], check_crc: bool) -> Result<(StoredMessageRe
         MessageVersion::V2 => i64::from(r.i16("topicLength")?),
     };
     let topic_len = non_negative(topic_len, "topicLength")?;
-    let topic = std::str::from_utf8(r.take(topic_len, "topic")?)
-        .map_err(|_| malformed("topic is not UTF-8"))?;
+    let topic =
+        std::str::from_utf8(r.take(topic_len, "topic")?).map_err(|_| malformed("topic is not UTF-8"))?;
     let props_len = non_negative(i64::from(r.i16("propertiesLength")?), "propertiesLength")?;
     let properties = r.take(props_len, "properties")?;
     if r.remaining() != 0 {
-        return Err(malformed(format!(
-            "totalSize {total} but the fields take {} bytes",
-            r.pos()
-        )));
+        return Err(malformed(format!("totalSize {total} but the fields take {} bytes", r.pos())));
     }
     if check_crc && !body.is_empty() {
         let crc = body_crc(body);
@@ -603,12 +581,7 @@ pub fn decode_stored_bytes(buf: &Bytes, check_crc: bool) -> Result<(MessageExt, 
 /// Iterates over records back to back (a pull body, a CommitLog range). Yields an error
 /// once, then stops.
 pub fn iter_stored(buf: &[u8], check_crc: bool) -> StoredIter<'_> {
-    StoredIter {
-        buf,
-        pos: 0,
-        check_crc,
-        done: false,
-    }
+    StoredIter { buf, pos: 0, check_crc, done: false }
 }
 
 /// Iterator returned by [`iter_stored`].
@@ -654,26 +627,19 @@ impl<'a> Iterator for StoredIter<'a> {
 
 /// Decodes every record of a pull / query body (no CRC check, as Java's client).
 pub fn decode_all(buf: &[u8]) -> Result<Vec<MessageExt>> {
-    iter_stored(buf, false)
-        .map(|r| r.map(|m| m.to_owned_message()))
-        .collect()
+    iter_stored(buf, false).map(|r| r.map(|m| m.to_owned_message())).collect()
 }
 
 /// [`decode_all`] with bodies sharing `buf`'s allocation.
 pub fn decode_all_bytes(buf: &Bytes) -> Result<Vec<MessageExt>> {
-    iter_stored(buf, false)
-        .map(|r| r.map(|m| MessageExt::from_ref(&m, buf.slice_ref(m.body))))
-        .collect()
+    iter_stored(buf, false).map(|r| r.map(|m| MessageExt::from_ref(&m, buf.slice_ref(m.body)))).collect()
 }
 
 /// What the first 8 bytes of a CommitLog position announce.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RecordKind {
     /// A message record of `total_size` bytes (not validated beyond its header).
-    Message {
-        total_size: usize,
-        version: MessageVersion,
-    },
+    Message { total_size: usize, version: MessageVersion },
     /// The blank record ending a segment; `total_size` is the rest of the segment.
     Blank { total_size: usize },
 }
@@ -683,10 +649,7 @@ pub enum RecordKind {
 /// cannot hold the record's own header.
 pub fn peek_record(buf: &[u8]) -> Result<RecordKind> {
     let (Some(size), Some(magic)) = (i32_at(buf, 0), i32_at(buf, MAGIC_CODE_POSITION)) else {
-        return Err(malformed(format!(
-            "{} bytes cannot hold a record header",
-            buf.len()
-        )));
+        return Err(malformed(format!("{} bytes cannot hold a record header", buf.len())));
     };
     let total_size = non_negative(i64::from(size), "totalSize")?;
     let magic = magic as u32;
@@ -697,13 +660,10 @@ pub fn peek_record(buf: &[u8]) -> Result<RecordKind> {
         return Ok(RecordKind::Blank { total_size });
     }
     match MessageVersion::from_magic_code(magic) {
-        Some(version) if total_size >= record_len(version, 0, 0, 0, 0) => Ok(RecordKind::Message {
-            total_size,
-            version,
-        }),
-        Some(_) => Err(malformed(format!(
-            "record of {total_size} bytes is too small"
-        ))),
+        Some(version) if total_size >= record_len(version, 0, 0, 0, 0) => {
+            Ok(RecordKind::Message { total_size, version })
+        }
+        Some(_) => Err(malformed(format!("record of {total_size} bytes is too small"))),
         None => Err(malformed(format!("illegal magic code 0x{magic:08X}"))),
     }
 }
@@ -720,51 +680,30 @@ pub fn encode_blank(remaining: usize, out: &mut Vec<u8>) -> Result<usize> {
 }
 
 fn patch(record: &mut [u8], pos: usize, bytes: &[u8], what: &str) -> Result<()> {
-    put_at(record, pos, bytes)
-        .ok_or_else(|| malformed(format!("record too short to patch {what} at {pos}")))
+    put_at(record, pos, bytes).ok_or_else(|| malformed(format!("record too short to patch {what} at {pos}")))
 }
 
 /// Writes `queueOffset` into an encoded record (at [`QUEUE_OFFSET_POSITION`]).
 pub fn patch_queue_offset(record: &mut [u8], queue_offset: i64) -> Result<()> {
-    patch(
-        record,
-        QUEUE_OFFSET_POSITION,
-        &queue_offset.to_be_bytes(),
-        "queueOffset",
-    )
+    patch(record, QUEUE_OFFSET_POSITION, &queue_offset.to_be_bytes(), "queueOffset")
 }
 
 /// Writes `physicalOffset` (the CommitLog offset) into an encoded record.
 pub fn patch_commit_log_offset(record: &mut [u8], offset: i64) -> Result<()> {
-    patch(
-        record,
-        PHYSICAL_OFFSET_POSITION,
-        &offset.to_be_bytes(),
-        "physicalOffset",
-    )
+    patch(record, PHYSICAL_OFFSET_POSITION, &offset.to_be_bytes(), "physicalOffset")
 }
 
 /// Writes `storeTimestamp` into an encoded record (position from its `sysFlag`).
 pub fn patch_store_timestamp(record: &mut [u8], store_timestamp: i64) -> Result<()> {
-    let sys_flag = i32_at(record, SYS_FLAG_POSITION)
-        .ok_or_else(|| malformed("record too short to read sysFlag"))?;
+    let sys_flag =
+        i32_at(record, SYS_FLAG_POSITION).ok_or_else(|| malformed("record too short to read sysFlag"))?;
     let pos = store_timestamp_position(sys_flag);
-    patch(
-        record,
-        pos,
-        &store_timestamp.to_be_bytes(),
-        "storeTimestamp",
-    )
+    patch(record, pos, &store_timestamp.to_be_bytes(), "storeTimestamp")
 }
 
 /// Writes `queueId` into an encoded record.
 pub fn patch_queue_id(record: &mut [u8], queue_id: i32) -> Result<()> {
-    patch(
-        record,
-        QUEUE_ID_POSITION,
-        &queue_id.to_be_bytes(),
-        "queueId",
-    )
+    patch(record, QUEUE_ID_POSITION, &queue_id.to_be_bytes(), "queueId")
 }
 
 #[cfg(test)]
@@ -819,10 +758,7 @@ mod tests {
         assert_eq!(m.flag, 7);
         assert_eq!(m.queue_offset, 42);
         assert_eq!(m.commit_log_offset, 4096);
-        assert_eq!(
-            sysflag::transaction_value(m.sys_flag),
-            sysflag::TRANSACTION_PREPARED_TYPE
-        );
+        assert_eq!(sysflag::transaction_value(m.sys_flag), sysflag::TRANSACTION_PREPARED_TYPE);
         assert_eq!(m.born_timestamp, 1_700_000_000_000);
         assert_eq!(m.born_host, "192.168.0.1:54321".parse().unwrap());
         assert_eq!(m.store_timestamp, 1_700_000_000_123);
@@ -894,10 +830,7 @@ mod tests {
         assert_eq!(n, MIN_RECORD_LEN + 24 + 1 + 5 + 200 + 3);
         assert_eq!(
             peek_record(&out).unwrap(),
-            RecordKind::Message {
-                total_size: n,
-                version: MessageVersion::V2
-            }
+            RecordKind::Message { total_size: n, version: MessageVersion::V2 }
         );
         let (d, _) = decode_stored(&out, true).unwrap();
         assert_eq!(d.sys_flag, BORNHOST_V6_FLAG | STOREHOSTADDRESS_V6_FLAG);
@@ -911,24 +844,13 @@ mod tests {
         patch_commit_log_offset(&mut out, 6).unwrap();
         patch_queue_id(&mut out, 7).unwrap();
         let (d, _) = decode_stored(&out, true).unwrap();
-        assert_eq!(
-            (
-                d.store_timestamp,
-                d.queue_offset,
-                d.commit_log_offset,
-                d.queue_id
-            ),
-            (1234, 5, 6, 7)
-        );
+        assert_eq!((d.store_timestamp, d.queue_offset, d.commit_log_offset, d.queue_id), (1234, 5, 6, 7));
     }
 
     #[test]
     fn limits_leave_out_unchanged() {
         let mut out = vec![1, 2, 3];
-        let m = MessageExt {
-            topic: "x".repeat(MAX_TOPIC_LEN + 1),
-            ..MessageExt::default()
-        };
+        let m = MessageExt { topic: "x".repeat(MAX_TOPIC_LEN + 1), ..MessageExt::default() };
         assert!(encode_stored(&m, &mut out).is_err());
         let mut m = MessageExt::default();
         m.properties.insert("k", "v".repeat(MAX_PROPERTIES_LEN));
@@ -949,10 +871,7 @@ mod tests {
         assert!(it.next().unwrap().is_ok());
         assert_eq!(it.offset(), first);
         encode_blank(100, &mut buf).unwrap();
-        assert_eq!(
-            peek_record(&buf[2 * first..]).unwrap(),
-            RecordKind::Blank { total_size: 100 }
-        );
+        assert_eq!(peek_record(&buf[2 * first..]).unwrap(), RecordKind::Blank { total_size: 100 });
         assert!(decode_all(&buf).is_err());
         assert!(decode_stored(&buf[2 * first..], false).is_err());
         assert!(encode_blank(7, &mut buf).is_err());
@@ -960,10 +879,7 @@ mod tests {
         assert!(peek_record(&[0u8; 7]).is_err());
         assert_eq!(
             peek_record(&buf).unwrap(),
-            RecordKind::Message {
-                total_size: first,
-                version: MessageVersion::V1
-            }
+            RecordKind::Message { total_size: first, version: MessageVersion::V1 }
         );
         assert_eq!(store_timestamp_position(0), STORE_TIMESTAMP_POSITION_V4);
         assert_eq!(body_length_position(0), 84);

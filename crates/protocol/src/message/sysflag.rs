@@ -186,36 +186,18 @@ mod tests {
         assert_eq!(transaction_value(f), TRANSACTION_PREPARED_TYPE);
         let g = reset_transaction_value(f, TRANSACTION_COMMIT_TYPE);
         assert_eq!(transaction_value(g), TRANSACTION_COMMIT_TYPE);
-        assert_eq!(
-            g & !TRANSACTION_ROLLBACK_TYPE,
-            f & !TRANSACTION_ROLLBACK_TYPE
-        );
-        assert_eq!(
-            transaction_value(reset_transaction_value(g, TRANSACTION_NOT_TYPE)),
-            0
-        );
+        assert_eq!(g & !TRANSACTION_ROLLBACK_TYPE, f & !TRANSACTION_ROLLBACK_TYPE);
+        assert_eq!(transaction_value(reset_transaction_value(g, TRANSACTION_NOT_TYPE)), 0);
         assert!(!is_compressed(clear_compressed_flag(f)));
     }
 
     #[test]
     fn compression_bits() {
-        assert_eq!(
-            compression_type(COMPRESSED_FLAG),
-            Some(CompressionType::Zlib)
-        );
-        assert_eq!(
-            compression_type(COMPRESSION_LZ4_TYPE),
-            Some(CompressionType::Lz4)
-        );
-        assert_eq!(
-            compression_type(COMPRESSION_ZSTD_TYPE | 1),
-            Some(CompressionType::Zstd)
-        );
+        assert_eq!(compression_type(COMPRESSED_FLAG), Some(CompressionType::Zlib));
+        assert_eq!(compression_type(COMPRESSION_LZ4_TYPE), Some(CompressionType::Lz4));
+        assert_eq!(compression_type(COMPRESSION_ZSTD_TYPE | 1), Some(CompressionType::Zstd));
         assert_eq!(compression_type(0x4 << 8), None);
-        let f = with_compression_type(
-            COMPRESSED_FLAG | COMPRESSION_ZLIB_TYPE,
-            CompressionType::Lz4,
-        );
+        let f = with_compression_type(COMPRESSED_FLAG | COMPRESSION_ZLIB_TYPE, CompressionType::Lz4);
         assert_eq!(f, COMPRESSED_FLAG | COMPRESSION_LZ4_TYPE);
     }
 
@@ -226,9 +208,7 @@ mod tests {
         assert!(pull::has_commit_offset_flag(f) && pull::has_suspend_flag(f));
         assert!(pull::has_subscription_flag(f) && !pull::has_class_filter_flag(f));
         assert_eq!(pull::clear_commit_offset_flag(f), 0x6);
-        assert!(pull::has_lite_pull_flag(pull::build(
-            false, false, false, false, true
-        )));
+        assert!(pull::has_lite_pull_flag(pull::build(false, false, false, false, true)));
         assert_eq!(pull::build(false, false, false, true, true), 0x18);
     }
 }

@@ -1,0 +1,71 @@
+//! The properties the fuzz targets check, one function per target.
+//!
+//! Shared, through `#[path]`, by the fuzz targets in `fuzz_targets/` and by the replay test
+//! `crates/protocol/tests/fuzz_corpus.rs`, which runs every file of `fuzz/corpus/` and
+//! `fuzz/regressions/` through them under plain `cargo test` (no nightly, no libFuzzer).
+//!
+//! Every decoder takes untrusted bytes: it must return an error, never panic, and whatever
+//! it accepts must come back unchanged through encode -> decode.
+
+use bytes::BytesMut;
+use ferromq_protocol::json::quote_bare_keys;
+use ferromq_protocol::{decode_frame, encode_frame, RemotingCommand, SerializeType};
+
+/// Frame limit while fuzzing: small, so inputs that claim huge frames hit the limit check.
+pub const MAX_FRAME_BYTES: usize = 1024 * 1024;
+
+/// `frame_decode`: `data` is a byte stream as read from a socket (any number of frames,
+/// maybe a partial one at the end). Decodes frames until more bytes are needed or an error,
+/// and round-trips each decoded command.
+pub fn frame_decode(data: &[u8]) {
+    let mut buf = BytesMut::from(data);
+    // A decoded frame consumes at least 8 bytes, so the loop ends.
+    while let Ok(Some(cmd)) = decode_frame(&mut buf, MAX_FRAME_BYTES) {
+        frame_round_trip(&cmd);
+    }
+}
+
+/// `json_header`: `data` is the header part of a frame with serialize type JSON.
+pub fn json_header(data: &[u8]) {
+    header(SerializeType::Json, data);
+}
+
+/// `binary_header`: `data` is the header part of a frame with serialize type ROCKETMQ.
+pub fn binary_header(data: &[u8]) {
+    header(SerializeType::RocketMq, data);
+}
+
+/// `json_body`: `data` is a body as any RocketMQ peer writes it (standard JSON, or
+/// fastjson's dialect with bare numeric keys). Fixing the keys must not panic, and must not
+/// change the meaning of input that already was standard JSON.
+pub fn json_body(data: &[u8]) {
+    let fixed = quote_bare_keys(data);
+    let parsed = serde_json::from_slice::<serde_json::Value>(&fixed).ok();
+    if let Ok(original) = serde_json::from_slice::<serde_json::Value>(data) {
+        assert_eq!(parsed, Some(original), "quote_bare_keys changed standard JSON");
+    }
+    let via_helper = ferromq_protocol::json::from_slice::<serde_json::Value>(data).ok();
+    assert_eq!(via_helper, parsed, "json::from_slice disagrees with quote_bare_keys + serde_json");
+}
+
+fn header(serialize_type: SerializeType, data: &[u8]) {
+    let Ok(cmd) = RemotingCommand::decode_header_bytes(serialize_type, data) else {
+        return;
+    };
+    assert_eq!(cmd.serialize_type, serialize_type);
+    let mut out = Vec::new();
+    cmd.encode_header(&mut out);
+    let again = RemotingCommand::decode_header_bytes(serialize_type, &out);
+    assert_eq!(again.as_ref(), Ok(&cmd), "header round trip changed the command");
+    frame_round_trip(&cmd);
+}
+
+fn frame_round_trip(cmd: &RemotingCommand) {
+    let mut out = BytesMut::new();
+    encode_frame(cmd, &mut out);
+    let encoded = out.len();
+    // Re-encoding may be longer than the input (JSON escapes): no limit here.
+    let again = decode_frame(&mut out, usize::MAX);
+    assert_eq!(again.as_ref().map(Option::as_ref), Ok(Some(cmd)), "frame round trip changed the command");
+    assert!(out.is_empty(), "{} of {encoded} re-encoded bytes left after decoding", out.len());
+}
