@@ -141,3 +141,138 @@ where
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// A `mqbroker` child process, SIGKILLed when dropped.
+pub struct BrokerProcess {
+    pub child: Child,
+    /// `127.0.0.1:port` as registered.
+    pub addr: String,
+}
+
+impl BrokerProcess {
+    /// Starts `mqbroker` registered with `namesrv`, storing under `store_dir`, on an
+    /// ephemeral port, with small CommitLog segments; `extra` overrides anything.
+    pub fn start(namesrv: &str, store_dir: &std::path::Path, extra: &[&str]) -> BrokerProcess {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_mqbroker"))
+            .args(["--namesrvAddr", namesrv, "--listenPort", "0", "--bindAddress", "127.0.0.1"])
+            .args(["--brokerIP1", "127.0.0.1", "--metricsPromExporterPort", "0"])
+            .args(["--mappedFileSizeCommitLog", "67108864"])
+            .arg("--storePathRootDir")
+            .arg(store_dir)
+            .args(extra)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn mqbroker");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).expect("read boot line");
+        // "The broker[broker-a, 127.0.0.1:PORT] boot success. ..."
+        let addr = line
+            .split_once(", ")
+            .and_then(|(_, rest)| rest.split_once(']'))
+            .map(|(a, _)| a.to_owned())
+            .filter(|_| line.contains("boot success"))
+            .unwrap_or_else(|| panic!("unexpected boot line {line:?}"));
+        BrokerProcess { child, addr }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// SIGKILL, as a power loss or OOM kill would.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// User + system CPU time of the process so far (from /proc), in milliseconds.
+    pub fn cpu_ms(&self) -> u64 {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).unwrap_or_default();
+        // Fields after the parenthesised command name; utime and stime are 14th and 15th.
+        let after = stat.rsplit_once(") ").map(|(_, r)| r).unwrap_or("");
+        let f: Vec<&str> = after.split_whitespace().collect();
+        let ticks: u64 = f.get(11).and_then(|v| v.parse().ok()).unwrap_or(0)
+            + f.get(12).and_then(|v| v.parse().ok()).unwrap_or(0);
+        // Linux reports in clock ticks of 100 Hz on every common configuration.
+        ticks * 10
+    }
+}
+
+impl Drop for BrokerProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// UPDATE_AND_CREATE_TOPIC on a broker.
+pub async fn create_topic(broker: &Connection, topic: &str, queues: i32) {
+    let mut req = RemotingCommand::request(RequestCode::UPDATE_AND_CREATE_TOPIC);
+    for (k, v) in [
+        ("topic", topic.to_owned()),
+        ("defaultTopic", "TBW102".to_owned()),
+        ("readQueueNums", queues.to_string()),
+        ("writeQueueNums", queues.to_string()),
+        ("perm", "6".to_owned()),
+        ("topicFilterType", "SINGLE_TAG".to_owned()),
+        ("order", "false".to_owned()),
+    ] {
+        req.ext_fields.insert(k, v);
+    }
+    let resp = broker.invoke(req, TIMEOUT).await.expect("create topic");
+    assert_eq!(resp.code, 0, "create topic: {:?}", resp.remark);
+}
+
+/// A SEND_MESSAGE_V2 request as the Java client builds it.
+pub fn send_request(topic: &str, queue_id: i32, body: Vec<u8>, properties: &str) -> RemotingCommand {
+    let mut req = RemotingCommand::request(RequestCode::SEND_MESSAGE_V2);
+    for (k, v) in [
+        ("a", "test_producer".to_owned()),
+        ("b", topic.to_owned()),
+        ("c", "TBW102".to_owned()),
+        ("d", "4".to_owned()),
+        ("e", queue_id.to_string()),
+        ("f", "0".to_owned()),
+        ("g", "1795240000000".to_owned()),
+        ("h", "0".to_owned()),
+        ("i", properties.to_owned()),
+        ("j", "0".to_owned()),
+        ("k", "false".to_owned()),
+        ("m", "false".to_owned()),
+    ] {
+        req.ext_fields.insert(k, v);
+    }
+    req.with_body(body)
+}
+
+/// A PULL_MESSAGE with its subscription in the request (no heartbeat needed).
+pub fn pull_request(
+    group: &str,
+    topic: &str,
+    queue_id: i32,
+    offset: i64,
+    suspend_ms: i64,
+    max: i32,
+) -> RemotingCommand {
+    let mut req = RemotingCommand::request(RequestCode::PULL_MESSAGE);
+    // subscription flag, plus suspend when a hold time is given
+    let sys_flag = 0x4 | if suspend_ms > 0 { 0x2 } else { 0 };
+    for (k, v) in [
+        ("consumerGroup", group.to_owned()),
+        ("topic", topic.to_owned()),
+        ("queueId", queue_id.to_string()),
+        ("queueOffset", offset.to_string()),
+        ("maxMsgNums", max.to_string()),
+        ("sysFlag", sys_flag.to_string()),
+        ("commitOffset", "0".to_owned()),
+        ("suspendTimeoutMillis", suspend_ms.to_string()),
+        ("subscription", "*".to_owned()),
+        ("subVersion", "0".to_owned()),
+        ("expressionType", "TAG".to_owned()),
+    ] {
+        req.ext_fields.insert(k, v);
+    }
+    req
+}
