@@ -186,6 +186,9 @@ async fn bad_input_gets_rocketmqs_codes_and_the_broker_keeps_serving() {
     assert_eq!(ok.code, ResponseCode::SUCCESS, "still serving: {:?}", ok.remark);
 }
 
+/// (queue id, queue offset, body) of an acknowledged send.
+type Acked = (i32, i64, Vec<u8>);
+
 /// SIGKILL during a SYNC_FLUSH load, restart: every acknowledged message is there,
 /// byte-identical, at the queue offset it was acknowledged with.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -198,7 +201,7 @@ async fn sigkill_under_sync_flush_loses_no_acknowledged_message() {
         if round == 0 {
             create_topic(&conn, "Durable", 4).await;
         }
-        let acked: Arc<Mutex<Vec<(i32, i64, Vec<u8>)>>> = Arc::default();
+        let acked: Arc<Mutex<Vec<Acked>>> = Arc::default();
         let mut senders = Vec::new();
         for w in 0..16u32 {
             let (conn, acked) = (conn.clone(), acked.clone());
