@@ -116,7 +116,8 @@ async fn produce(
         route.with_context(|| format!("no route for {topic} nor TBW102 (is a broker registered?)"))?;
     let broker = route.broker_datas.first().context("route has no broker")?;
     let addr = broker.select_broker_addr().context("broker has no address")?.to_owned();
-    let queues = route.queue_datas.first().map(|q| q.write_queue_nums).unwrap_or(1).max(1);
+    // A topic created through TBW102 gets min(defaultTopicQueueNums = 4, TBW102's queues).
+    let queues = route.queue_datas.first().map(|q| q.write_queue_nums).unwrap_or(1).clamp(1, 4);
     let body = bytes::Bytes::from(vec![b'x'; size]);
     let template = |queue_id: i32| {
         let h = SendMessageRequestHeaderV2 {
