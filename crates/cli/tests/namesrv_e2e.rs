@@ -307,3 +307,38 @@ fn bad_configuration_is_refused_with_the_key_named() {
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("listenPort=1234"));
 }
+
+/// A real third-party client (ali-ons, from npm) obtains a topic route from our NameServer:
+/// both the error of an unknown topic and the route of a registered one, parsed by its own
+/// code.
+#[tokio::test]
+async fn ali_ons_obtains_a_topic_route() {
+    let ns = NamesrvProcess::start(&[]);
+    let route_js = common::clients::node_driver_path().with_file_name("route.js");
+    let run = |topic: &str| {
+        std::process::Command::new("node").arg(&route_js).arg(&ns.addr).arg(topic).output().expect("run node")
+    };
+    let missing = run("NoSuchTopic");
+    assert_eq!(missing.status.code(), Some(1), "{}", String::from_utf8_lossy(&missing.stderr));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("\"code\":17"));
+
+    let master = Broker {
+        cluster: "C",
+        name: "broker-a",
+        id: 0,
+        addr: "127.0.0.1:10911",
+        topics: &[("OnsTopic", 6)],
+        heartbeat_timeout_ms: None,
+    };
+    let slave = Broker { id: 1, addr: "127.0.0.1:10921", ..master };
+    let (m, s) = (connect(&ns.addr).await, connect(&ns.addr).await);
+    master.register(&m).await;
+    slave.register(&s).await;
+    let out = run("OnsTopic");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let route: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON line");
+    assert_eq!(route["queueDatas"][0]["brokerName"], "broker-a");
+    assert_eq!(route["queueDatas"][0]["writeQueueNums"], 6);
+    assert_eq!(route["brokerDatas"][0]["brokerAddrs"]["0"], "127.0.0.1:10911");
+    assert_eq!(route["brokerDatas"][0]["brokerAddrs"]["1"], "127.0.0.1:10921");
+}

@@ -7,7 +7,8 @@
 use ferromq_broker::{Broker, BrokerSettings};
 use ferromq_namesrv::{NameServer, NamesrvConfig};
 
-const USAGE: &str = "usage: ferromq [--dir <data dir>] [--namesrvPort <port>] [--<broker property> <value> ...]
+const USAGE: &str =
+    "usage: ferromq [--dir <data dir>] [--namesrvPort <port>] [--<broker property> <value> ...]
 Starts a NameServer (default port 9876) and a broker (default port 10911) in one process.
 Data goes to --dir (default ./ferromq-data). Clients use namesrvAddr=127.0.0.1:<namesrvPort>.";
 

@@ -2,6 +2,8 @@
 //! broker-side registrar speaking the real protocol through `ferromq-remoting`.
 #![allow(dead_code)]
 
+pub mod clients;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
