@@ -237,14 +237,22 @@ impl Connection {
         }
         let mut buf = BytesMut::with_capacity(128 + cmd.body.len());
         encode_frame(cmd, &mut buf);
-        let len = buf.len();
+        self.enqueue_encoded(buf.freeze())
+    }
+
+    /// Queues already encoded frames for the writer.
+    fn enqueue_encoded(&self, frames: Bytes) -> Result<(), RemotingError> {
+        if self.is_closed() {
+            return Err(RemotingError::Closed(self.shared.peer));
+        }
+        let len = frames.len();
         let queued = self.shared.queued_bytes.fetch_add(len, Ordering::AcqRel) + len;
         if queued > self.shared.config.max_pending_write_bytes {
             tracing::warn!(peer = %self.shared.peer, queued, "peer is not reading; closing the connection");
             self.close();
             return Err(RemotingError::Closed(self.shared.peer));
         }
-        self.shared.outbound.send(buf.freeze()).map_err(|_| RemotingError::Closed(self.shared.peer))
+        self.shared.outbound.send(frames).map_err(|_| RemotingError::Closed(self.shared.peer))
     }
 
     fn complete(&self, response: RemotingCommand) {
@@ -264,6 +272,9 @@ async fn read_loop<H: RequestHandler>(conn: Connection, mut read_half: OwnedRead
     let max_frame = conn.shared.config.max_frame_bytes;
     let mut buf = BytesMut::with_capacity(64 * 1024);
     let mut close_rx = conn.shared.close_tx.subscribe();
+    // Immediate answers to every request of one read are encoded here and handed to the
+    // writer as one buffer: one queue operation and one write for a whole pipeline burst.
+    let mut answers = BytesMut::new();
     'outer: loop {
         // Decode every complete frame already buffered.
         loop {
@@ -276,9 +287,12 @@ async fn read_loop<H: RequestHandler>(conn: Connection, mut read_half: OwnedRead
                     let opaque = cmd.opaque;
                     let oneway = cmd.is_oneway();
                     let serialize_type = cmd.serialize_type;
-                    if let Some(response) = handler.handle(&conn, cmd) {
+                    if let Some(mut response) = handler.handle(&conn, cmd) {
                         if !oneway {
-                            let _ = conn.send_response(opaque, serialize_type, response);
+                            response.opaque = opaque;
+                            response.serialize_type = serialize_type;
+                            response.mark_response();
+                            encode_frame(&response, &mut answers);
                         }
                     }
                 }
@@ -288,6 +302,9 @@ async fn read_loop<H: RequestHandler>(conn: Connection, mut read_half: OwnedRead
                     break 'outer;
                 }
             }
+        }
+        if !answers.is_empty() && conn.enqueue_encoded(answers.split().freeze()).is_err() {
+            break;
         }
         // Reserve what the next frame needs (bounded by the frame limit), at least 64 KiB.
         let want = match peek_frame_len(&buf, max_frame) {
