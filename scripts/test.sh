@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The project's one test command (CI runs it through .ci/run):
-#   1. scripts/setup-test-deps.sh   real clients the tests drive (npm ali-ons, Python venv)
+#   1. scripts/setup-test-deps.sh   real clients the tests drive (npm ali-ons, Python venv,
+#                                   the rocketmq-client-rust driver in tests/clients/rust)
 #   2. cargo fmt --all -- --check
 #   3. cargo clippy --workspace --all-targets -- -D warnings
 #   4. cargo nextest run --workspace --no-fail-fast   (cargo test --workspace without nextest)

@@ -12,8 +12,11 @@
 //        [--expect N] [--idle-exit-secs S] [--linger-secs S] [--reconsume-later K] [--parallel N]
 //        [--timeout-secs 60]
 //
-// stdout: one JSON object per line, each with an "event" field; ali-ons' logs go to stderr
-// (warn/error only; DEBUG_ALI_ONS=1 for all). Exit status: 0 ok, 1 failure or timeout, 2 bad usage.
+// stdout: one JSON object per line, each with an "event" field, the last one the single
+// {"event":"summary",...,"ok":true|false}; ali-ons' logs go to stderr (warn/error only;
+// DEBUG_ALI_ONS=1 for all); its asynchronous errors are {"event":"client_error"} lines (not fatal).
+// Exit status: 0 ok, 1 failure or timeout, 2 bad usage. SIGTERM/SIGINT end a consume run with
+// reason "signal" after consumer.close() (offsets persisted, client unregistered).
 //
 // What ali-ons has (and this driver exposes): only a request/response send (`producer.send`,
 // a Promise): --mode sync awaits each send, --mode async keeps --inflight sends (default all)
@@ -306,9 +309,11 @@ async function consume(args, timeoutMs) {
     const retry = msg.reconsumeTimes < reconsumeLater;
     // ali-ons' property parser leaves an empty key for the trailing separator.
     const props = {};
-    for (const [ k, v ] of Object.entries(msg.properties || {})) if (k !== '') props[k] = v;
+    for (const [ k, v ] of Object.entries(msg.properties || {})) if (k !== '' && v !== null && v !== undefined) props[k] = v;
     const line = {
-      event: 'msg', msgId: props.UNIQ_KEY || msg.msgId, uniqKey: props.UNIQ_KEY || null, offsetMsgId: msg.msgId,
+      // ali-ons sets no UNIQ_KEY: its ids are offset ids, and a redelivered retry has a new one;
+      // its ORIGIN_MESSAGE_ID names the first.
+      event: 'msg', msgId: props.UNIQ_KEY || props.ORIGIN_MESSAGE_ID || msg.msgId, uniqKey: props.UNIQ_KEY || null, offsetMsgId: msg.msgId,
       topic: msg.topic, tags: msg.tags || null, keys: props.KEYS || null, props,
       body_len: body.length, body_crc32: crc32(body), body_head: body.subarray(0, 32).toString('utf8'),
       queueId: msg.queueId, queueOffset: Number(msg.queueOffset), brokerName: null,

@@ -12,17 +12,25 @@ Run it with the project venv: .venv/bin/python tests/clients/python/cpp_driver.p
           [--linger-secs S] [--orderly] [--reconsume-later K] [--batch-max 1]
           [--props name1,name2] [--threads N] [--timeout-secs 60] [--log-dir DIR]
 
-stdout carries only JSON lines (each with an "event" field); whatever the native library
-prints goes to stderr (fd 1 is redirected at start). Exit status: 0 ok, 1 failure or timeout,
-2 bad usage. The process always ends with os._exit: PushConsumer.shutdown() segfaults in this
-library, and a blocked native call cannot be interrupted (a watchdog ends the process at
---timeout-secs).
+stdout carries only JSON lines (each with an "event" field; the last one is the single
+{"event":"summary",...,"ok":true|false}); whatever the native library prints goes to stderr
+(fd 1 is redirected at start); the library's own log goes to --log-dir (default
+$TMPDIR/ferromq-cpp-client-logs). Exit status: 0 ok, 1 failure or timeout, 2 bad usage. The
+process always ends with os._exit: PushConsumer.shutdown() segfaults in this library, and a
+blocked native call cannot be interrupted (a watchdog ends a produce run at --timeout-secs).
+SIGTERM/SIGINT end a consume run with reason "signal" (no client shutdown, so no unregister:
+the broker sees the connection close).
 
 Client limits (rocketmq-client-cpp 2.1.0 C API): a send result has status, msgId and queue
 offset but no queue id (for --mode orderly/--queue-id the driver reports the queue index its
 selector chose); the C API cannot set consumeFromWhere (always CONSUME_FROM_LAST_OFFSET, so
-`--from first` is refused); a received message exposes properties by name only (the driver
-reports the system ones plus those named by --props).
+`--from first` is refused; a broadcasting consumer therefore only gets messages sent after it
+started); a received message exposes properties by name only (the driver reports the system
+ones plus those named by --props) and its body through a C string (cut at the first NUL byte:
+the drivers' bodies have none); consumer offsets are committed every 5 s (UPDATE_CONSUMER_OFFSET)
+and never at exit, so linger or idle a few seconds after the last message when the offsets
+matter; --mode batch sends SEND_MESSAGE_V2 with the batch field m="1" (Apache's broker reads it
+with Boolean.parseBoolean, i.e. false).
 """
 import ctypes
 import json
@@ -409,7 +417,8 @@ def consume(args, timeout):
             st['unique'].add(uid)
         emit(line)
 
-    watchdog = start_watchdog(timeout, on_timeout)
+    # A backstop only: the loop below ends the run at the deadline itself.
+    watchdog = start_watchdog(timeout + 5, on_timeout)
 
     model = ffi.MessageModel.BROADCASTING if model_name == 'broadcasting' else ffi.MessageModel.CLUSTERING
     c = client.PushConsumer(group, orderly=args.flag('orderly'), message_model=model)

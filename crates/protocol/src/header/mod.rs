@@ -46,9 +46,12 @@ macro_rules! ext_value_int {
 ext_value_int!(i8, i16, i32, i64, u8, u16, u32, u64);
 
 impl ExtValue for bool {
-    /// Java's `Boolean.parseBoolean`: "true" in any case is true, anything else false.
+    /// Java's `Boolean.parseBoolean` ("true" in any case), plus "1": the C++ client 2.1.0
+    /// writes its batch flag as `m="1"`, and reading that as false would store a whole batch
+    /// as one message.
     fn parse_ext(text: &str) -> Option<Self> {
-        Some(text.trim().eq_ignore_ascii_case("true"))
+        let t = text.trim();
+        Some(t.eq_ignore_ascii_case("true") || t == "1")
     }
     fn format_ext(&self) -> String {
         self.to_string()

@@ -12,9 +12,10 @@
 //! rmq-driver consume --namesrv H:P --topic T --group G [--expression 'TagA || TagB'|'*']
 //!     [--model clustering|broadcasting] [--from first|last|timestamp:yyyyMMddHHmmss]
 //!     [--expect N] [--idle-exit-secs S] [--linger-secs S] [--orderly] [--reconsume-later K]
-//!     [--batch-max 1] [--timeout-secs 60]
+//!     [--batch-max 1] [--rebalance-interval-ms 20000] [--offset-dir DIR] [--timeout-secs 60]
 //! rmq-driver pull --namesrv H:P --topic T --group G [--expression E] [--model M] [--from F]
-//!     [--expect N] [--idle-exit-secs S] [--linger-secs S] [--no-commit] [--assign] [--timeout-secs 60]
+//!     [--expect N] [--idle-exit-secs S] [--linger-secs S] [--no-commit] [--assign]
+//!     [--suspend-ms 2000] [--rebalance-interval-ms 20000] [--timeout-secs 60]
 //! rmq-driver create-topic --namesrv H:P --broker-addr H:P --topic T [--queues 4] [--perm 6] [--order]
 //! rmq-driver route --namesrv H:P --topic T
 //! ```
@@ -34,7 +35,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::io::Write;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -176,6 +177,21 @@ fn body_head(b: &[u8]) -> String {
 
 // ------------------------------------------------------------------------------------- main
 
+/// The client runs every listener call on the runtime's metadata-io blocking lane; by default
+/// (2 cores) that lane admits 4 running + 16 queued calls and a push consumer that receives a
+/// burst of more messages than that fails the rest ("runtime.capacity.exhausted": broadcasting
+/// drops them, clustering sends them back for a retry). The driver's listener only hands each
+/// message to a channel, so a deep queue is safe.
+fn runtime_config() -> Result<RuntimeConfig, String> {
+    let mut c = RuntimeConfig::for_parallelism("rmq-driver", 2)
+        .with_max_blocking_threads(32)
+        .map_err(|e| e.to_string())?;
+    c.blocking_lane_policies.metadata_io.max_concurrency = 16;
+    c.blocking_lane_policies.metadata_io.max_queue_depth = 1 << 16;
+    c.validate().map_err(|e| e.to_string())?;
+    Ok(c)
+}
+
 /// Ends the process; a run that has not printed its summary yet prints one (`ok` = code 0).
 fn exit(code: i32, reason: &str) -> ! {
     if !SUMMARY_EMITTED.load(Ordering::SeqCst) {
@@ -206,6 +222,13 @@ fn main() {
             exit(2, "usage");
         }
     };
+    if let Some(dir) = args.get("offset-dir") {
+        std::env::set_var("rocketmq.client.localOffsetStoreDir", dir);
+    }
+    // rocketmq-client-rust reads its rebalance period (default 20 s) from this variable.
+    if let Some(ms) = args.get("rebalance-interval-ms") {
+        std::env::set_var("rocketmq.client.rebalance.waitInterval", ms);
+    }
     let started = Instant::now();
     // A hard backstop: whatever a client call does, the process ends shortly after its budget.
     let hard = timeout + Duration::from_secs(15);
@@ -217,13 +240,9 @@ fn main() {
         exit(1, "watchdog");
     });
 
-    let owner = match RuntimeOwner::plan(RuntimeConfig {
-        worker_threads: 2,
-        thread_name: "rmq-driver".to_string(),
-        ..Default::default()
-    })
-    .map_err(|e| e.to_string())
-    .and_then(|p| p.build().map_err(|e| e.to_string()))
+    let owner = match runtime_config()
+        .and_then(|c| RuntimeOwner::plan(c).map_err(|e| e.to_string()))
+        .and_then(|p| p.build().map_err(|e| e.to_string()))
     {
         Ok(o) => o,
         Err(e) => {
@@ -476,17 +495,15 @@ async fn produce(rt: Arc<ClientRuntime>, args: &Args, deadline: tokio::time::Ins
         "async" => {
             let (tx, mut rx) =
                 mpsc::unbounded_channel::<(usize, Value, Result<Option<SendResult>, String>)>();
-            let dispatched = Arc::new(AtomicUsize::new(0));
             let mut pending = 0usize;
             for (i, (msg, info)) in msgs.into_iter().enumerate() {
                 let tx = tx.clone();
-                let info2 = info.clone();
                 let cb = move |r: Option<&SendResult>, e: Option<&ClientError>| {
                     let res = match (r, e) {
                         (_, Some(e)) => Err(err_text(e)),
                         (r, None) => Ok(r.cloned()),
                     };
-                    let _ = tx.send((i, info2.clone(), res));
+                    let _ = tx.send((i, info.clone(), res));
                 };
                 match tokio::time::timeout_at(
                     deadline,
@@ -496,7 +513,6 @@ async fn produce(rt: Arc<ClientRuntime>, args: &Args, deadline: tokio::time::Ins
                 {
                     Ok(Ok(())) => {
                         pending += 1;
-                        dispatched.fetch_add(1, Ordering::Relaxed);
                     }
                     Ok(Err(e)) => fail(i, &e, &mut failed),
                     Err(_) => {
@@ -799,6 +815,9 @@ async fn consume(rt: Arc<ClientRuntime>, args: &Args, deadline: tokio::time::Ins
         b = b.consume_timestamp(ts);
     }
     let mut consumer = b.build();
+    if model == MessageModel::Broadcasting {
+        prepare_local_offset_dir(&group);
+    }
     if let Err(e) = consumer.subscribe(topic.as_str(), expression.as_str()).await {
         emit_error("subscribe", &e);
         return Ok(1);
@@ -835,6 +854,20 @@ async fn consume(rt: Arc<ClientRuntime>, args: &Args, deadline: tokio::time::Ins
     Ok(c.summary(reason, json!({"shutdown_clean": clean})))
 }
 
+/// A broadcasting consumer keeps its offsets in `<dir>/<clientId>/<group>/offsets.json`, `<dir>`
+/// being `$rocketmq.client.localOffsetStoreDir` (`--offset-dir`) or `~/.rocketmq_offsets`; the
+/// crate writes the file without creating its directory, so create it first.
+fn prepare_local_offset_dir(group: &str) {
+    let base = std::env::var("rocketmq.client.localOffsetStoreDir")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| {
+            std::path::PathBuf::from(std::env::var("HOME").unwrap_or_else(|_| "/tmp".to_string()))
+                .join(".rocketmq_offsets")
+        });
+    let id = rocketmq_client_rust::ClientConfig::default().build_mq_client_id();
+    let _ = std::fs::create_dir_all(base.join(id).join(group));
+}
+
 // ------------------------------------------------------------------------------------- lite pull
 
 async fn pull(rt: Arc<ClientRuntime>, args: &Args, deadline: tokio::time::Instant) -> Result<i32, String> {
@@ -845,6 +878,7 @@ async fn pull(rt: Arc<ClientRuntime>, args: &Args, deadline: tokio::time::Instan
     let model = parse_model(args)?;
     let (from, ts) = parse_from(args)?;
     let commit = !args.flag("no-commit");
+    let suspend_ms: u64 = args.num("suspend-ms", 2000)?;
     let mut c = Collect::new(args)?;
 
     let mut b = DefaultLitePullConsumer::builder(rt.clone())
@@ -852,6 +886,9 @@ async fn pull(rt: Arc<ClientRuntime>, args: &Args, deadline: tokio::time::Instan
         .name_server_addr(namesrv.as_str())
         .message_model(model)
         .consume_from_where(from)
+        // The crate's shutdown waits for an in-flight long poll (default hold 20 s, then the pull
+        // task is aborted after 5 s): hold pulls briefly so that a run ends promptly.
+        .broker_suspend_max_time_millis(suspend_ms)
         .auto_commit(false);
     if let Some(ts) = ts {
         b = b.consume_timestamp(ts);
