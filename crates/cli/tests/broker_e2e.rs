@@ -49,7 +49,8 @@ async fn broker_registers_and_serves_send_pull_and_queries() {
     let offset_msg_id = sent.ext_fields.get("msgId").unwrap().to_owned();
     assert_eq!(offset_msg_id.len(), 32);
 
-    let pulled = conn.invoke(pull_request("G1", "E2E", 1, 0, 0, 32), TIMEOUT).await.unwrap();
+    // Suspend: the dispatcher may trail the acknowledgement by a moment.
+    let pulled = conn.invoke(pull_request("G1", "E2E", 1, 0, 3000, 32), TIMEOUT).await.unwrap();
     assert_eq!(pulled.code, ResponseCode::SUCCESS);
     assert_eq!(pulled.ext_fields.get("nextBeginOffset"), Some("1"));
     let msgs = decode_all(&pulled.body).unwrap();
@@ -258,4 +259,93 @@ async fn sigkill_under_sync_flush_loses_no_acknowledged_message() {
         }
         println!("round {round}: {} acknowledged messages all readable after SIGKILL", acked.len());
     }
+}
+
+/// SIGTERM: the broker unregisters from the NameServer at once, persists its metadata and
+/// leaves a clean store (no `abort` marker), so the next start needs no crash recovery.
+#[tokio::test]
+async fn sigterm_unregisters_and_leaves_a_clean_store() {
+    let ns = NamesrvProcess::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let broker = BrokerProcess::start(&ns.addr, dir.path(), &[]);
+    let conn = connect(&broker.addr).await;
+    create_topic(&conn, "Graceful", 1).await;
+    assert_eq!(conn.invoke(send_request("Graceful", 0, b"x".to_vec(), ""), TIMEOUT).await.unwrap().code, 0);
+    assert!(dir.path().join("abort").exists(), "a running store has its abort marker");
+    let nsc = connect(&ns.addr).await;
+    let status =
+        std::process::Command::new("kill").args(["-TERM", &broker.pid().to_string()]).status().unwrap();
+    assert!(status.success());
+    let mut broker = broker;
+    let exit = tokio::task::spawn_blocking(move || broker.child.wait().unwrap()).await.unwrap();
+    assert!(exit.success(), "graceful exit: {exit:?}");
+    assert!(!dir.path().join("abort").exists(), "a clean stop removes the abort marker");
+    assert!(dir.path().join("config").join("topics.json").exists());
+    let gone =
+        nsc.invoke(route_request("Graceful", ferromq_protocol::SerializeType::Json), TIMEOUT).await.unwrap();
+    assert_eq!(gone.code, ResponseCode::TOPIC_NOT_EXIST, "unregistered from the NameServer");
+}
+
+#[tokio::test]
+async fn admin_requests_config_runtime_info_and_metrics() {
+    let ns = NamesrvProcess::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let broker =
+        BrokerProcess::start(&ns.addr, dir.path(), &["--metricsPromExporterPort", &port.to_string()]);
+    let conn = connect(&broker.addr).await;
+    create_topic(&conn, "Adm", 2).await;
+    for i in 0..5 {
+        assert_eq!(
+            conn.invoke(send_request("Adm", i % 2, b"m".to_vec(), ""), TIMEOUT).await.unwrap().code,
+            0
+        );
+    }
+    let cfg = conn
+        .invoke(RemotingCommand::request(ferromq_protocol::RequestCode::GET_BROKER_CONFIG), TIMEOUT)
+        .await
+        .unwrap();
+    let text = String::from_utf8(cfg.body.to_vec()).unwrap();
+    assert!(text.contains("brokerName=broker-a") && text.contains("flushDiskType=ASYNC_FLUSH"), "{text}");
+
+    let mut update = RemotingCommand::request(ferromq_protocol::RequestCode::UPDATE_BROKER_CONFIG);
+    update.body = b"autoCreateTopicEnable=false\n".to_vec().into();
+    assert_eq!(conn.invoke(update, TIMEOUT).await.unwrap().code, 0);
+    let refused = conn.invoke(send_request("NotCreated", 0, b"x".to_vec(), ""), TIMEOUT).await.unwrap();
+    assert_eq!(refused.code, ResponseCode::TOPIC_NOT_EXIST, "auto-creation switched off at run time");
+    let mut bad = RemotingCommand::request(ferromq_protocol::RequestCode::UPDATE_BROKER_CONFIG);
+    bad.body = b"listenPort=1\n".to_vec().into();
+    assert_eq!(conn.invoke(bad, TIMEOUT).await.unwrap().code, ResponseCode::NO_PERMISSION);
+
+    let info = conn
+        .invoke(RemotingCommand::request(ferromq_protocol::RequestCode::GET_BROKER_RUNTIME_INFO), TIMEOUT)
+        .await
+        .unwrap();
+    let kv: serde_json::Value = serde_json::from_slice(&info.body).unwrap();
+    assert_eq!(kv["table"]["msgPutTotalTodayNow"], "5");
+
+    // Queue offsets come from the dispatcher, which trails the acknowledgement slightly.
+    let mut stats = RemotingCommand::request(ferromq_protocol::RequestCode::GET_TOPIC_STATS_INFO);
+    stats.ext_fields.insert("topic", "Adm");
+    let dispatched = eventually(Duration::from_secs(3), || {
+        let (conn, stats) = (conn.clone(), stats.clone());
+        async move {
+            let r = conn.invoke(stats, TIMEOUT).await.unwrap();
+            let text = String::from_utf8(r.body.to_vec()).unwrap();
+            r.code == 0 && text.contains("\"maxOffset\":3") && text.contains("\"maxOffset\":2")
+        }
+    })
+    .await;
+    assert!(dispatched, "topic stats show 3 + 2 messages");
+
+    use std::io::{Read, Write};
+    let mut http = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    http.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut page = String::new();
+    http.read_to_string(&mut page).unwrap();
+    assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+    assert!(page.contains("ferromq_topic_messages_in_total{broker=\"broker-a\",topic=\"Adm\"} 5"), "{page}");
 }
