@@ -39,53 +39,106 @@ impl SerializeType {
     }
 }
 
-/// A request header flattened to strings, in wire order. Small (a dozen entries at most
-/// on the hot path), so a vector beats a hash map and keeps encoding deterministic.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ExtFields(Vec<(String, String)>);
+/// A request header flattened to strings, in wire order.
+///
+/// Small (a dozen entries on the hot path) and decoded for every request, so all keys and
+/// values live in one text buffer with an index of ranges: two allocations per command
+/// instead of two per field, lookups by linear scan, deterministic encoding order.
+#[derive(Clone, Default)]
+pub struct ExtFields {
+    text: String,
+    /// (key start, key end, value end); the value starts where the key ends.
+    index: Vec<(u32, u32, u32)>,
+}
 
 impl ExtFields {
     pub fn new() -> Self {
-        ExtFields(Vec::new())
+        ExtFields::default()
     }
 
     pub fn with_capacity(n: usize) -> Self {
-        ExtFields(Vec::with_capacity(n))
+        ExtFields { text: String::with_capacity(n * 24), index: Vec::with_capacity(n) }
+    }
+
+    fn key_at(&self, i: usize) -> &str {
+        let (k, v, _) = self.index[i];
+        &self.text[k as usize..v as usize]
+    }
+
+    fn value_at(&self, i: usize) -> &str {
+        let (_, v, e) = self.index[i];
+        &self.text[v as usize..e as usize]
+    }
+
+    fn position(&self, key: &str) -> Option<usize> {
+        (0..self.index.len()).find(|&i| self.key_at(i) == key)
     }
 
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.position(key).map(|i| self.value_at(i))
     }
 
     /// Sets `key`, replacing an earlier value (Java's `HashMap.put`).
-    pub fn insert(&mut self, key: impl Into<String>, value: impl Into<String>) {
-        let key = key.into();
-        let value = value.into();
-        match self.0.iter_mut().find(|(k, _)| *k == key) {
-            Some(slot) => slot.1 = value,
-            None => self.0.push((key, value)),
+    pub fn insert(&mut self, key: impl AsRef<str>, value: impl AsRef<str>) {
+        let (key, value) = (key.as_ref(), value.as_ref());
+        if let Some(i) = self.position(key) {
+            if self.value_at(i) == value {
+                return;
+            }
+            self.remove_at(i);
         }
+        let k = self.text.len() as u32;
+        self.text.push_str(key);
+        let v = self.text.len() as u32;
+        self.text.push_str(value);
+        self.index.push((k, v, self.text.len() as u32));
+    }
+
+    fn remove_at(&mut self, i: usize) -> String {
+        let value = self.value_at(i).to_owned();
+        let rest: Vec<(String, String)> =
+            (i + 1..self.index.len()).map(|j| (self.key_at(j).to_owned(), self.value_at(j).to_owned())).collect();
+        let (start, _, _) = self.index[i];
+        self.text.truncate(start as usize);
+        self.index.truncate(i);
+        for (k, v) in rest {
+            self.insert(k, v);
+        }
+        value
     }
 
     pub fn remove(&mut self, key: &str) -> Option<String> {
-        let pos = self.0.iter().position(|(k, _)| k == key)?;
-        Some(self.0.remove(pos).1)
+        let i = self.position(key)?;
+        Some(self.remove_at(i))
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.index.is_empty()
     }
 
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.index.len()
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+        (0..self.index.len()).map(move |i| (self.key_at(i), self.value_at(i)))
     }
 }
 
-impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for ExtFields {
+impl PartialEq for ExtFields {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().zip(other.iter()).all(|(a, b)| a == b)
+    }
+}
+impl Eq for ExtFields {}
+
+impl fmt::Debug for ExtFields {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+impl<K: AsRef<str>, V: AsRef<str>> FromIterator<(K, V)> for ExtFields {
     fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
         let mut ext = ExtFields::new();
         for (k, v) in iter {
@@ -97,8 +150,8 @@ impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for ExtFields {
 
 impl Serialize for ExtFields {
     fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        let mut map = s.serialize_map(Some(self.0.len()))?;
-        for (k, v) in &self.0 {
+        let mut map = s.serialize_map(Some(self.len()))?;
+        for (k, v) in self.iter() {
             map.serialize_entry(k, v)?;
         }
         map.end()

@@ -3,14 +3,20 @@
 //! the next record is closed with a blank record (`remaining | 0xCBD43194`) and the next
 //! segment (pre-created by a background thread) takes over.
 //!
-//! Three positions, never decreasing except by an explicit truncation:
-//! `append_pos` (bytes assigned to records, some still in the in-memory pending buffer)
-//! >= `written` (pwritten into the page cache: readable, survives a process crash)
-//! >= `flushed` (fdatasynced: survives power loss; published through [`FlushWatch`]).
+//! Three positions, never decreasing except by an explicit truncation, each at least the
+//! next: `append_pos` (bytes assigned to records, some still in the in-memory pending
+//! buffer; published as `appended`, readable: a read of pending bytes writes them out
+//! first), `written` (pwritten into the page cache: survives a process crash; the
+//! dispatcher reads only below it), `flushed` (fdatasynced: survives power loss;
+//! published through [`FlushWatch`]).
 //!
 //! Group write: appends encode into a pending buffer under the append lock; whoever needs
 //! its bytes in the page cache takes the commit lock and writes everything pending in one
-//! `pwrite`, so concurrent writers share system calls the way group commit shares fsyncs.
+//! `pwrite` (going round again while more arrives), so concurrent writers share system
+//! calls the way group commit shares fsyncs. Who commits: an ASYNC_FLUSH put itself
+//! (acknowledged = in the page cache), unless `transientStorePoolEnable` lets the
+//! dispatcher do it in large chunks; for a SYNC_FLUSH put, the flusher (one `pwrite` and
+//! one fsync per group).
 //!
 //! Invariant: the pending chunks cover exactly `[written, append_pos)`, in order.
 
@@ -32,6 +38,8 @@ const SCAN_WINDOW: usize = 1 << 20;
 /// Pending buffers kept for reuse, and the largest one kept.
 const SPARE_BUFFERS: usize = 4;
 const SPARE_BUFFER_MAX: usize = 4 << 20;
+/// Rounds a committing thread makes while other writers keep appending.
+const COMMIT_ROUNDS: usize = 4;
 
 type QueueTable = HashMap<String, HashMap<i32, i64>>;
 
@@ -105,6 +113,9 @@ pub(crate) struct CommitLog {
     state: Mutex<AppendState>,
     commit_lock: Mutex<()>,
     flush_lock: Mutex<()>,
+    /// `append_pos` published for lock-free readers: everything below is encoded (in the
+    /// pending buffer or the file) and can be read.
+    appended: AtomicU64,
     written: AtomicU64,
     pub(crate) watch: Arc<FlushWatch>,
     poisoned: AtomicBool,
@@ -197,6 +208,7 @@ impl CommitLog {
             }),
             commit_lock: Mutex::new(()),
             flush_lock: Mutex::new(()),
+            appended: AtomicU64::new(end),
             written: AtomicU64::new(end),
             watch: Arc::new(FlushWatch::new(end)),
             poisoned: AtomicBool::new(false),
@@ -306,6 +318,7 @@ impl CommitLog {
         }
         self.segments.write().push(next.clone());
         st.append_pos = next.start();
+        self.appended.store(st.append_pos, Ordering::Release);
         st.tail = next;
         Ok(())
     }
@@ -368,6 +381,7 @@ impl CommitLog {
             }
         }
         st.last_store_ts = store_ts;
+        self.appended.store(st.append_pos, Ordering::Release);
         Ok(AppendResult {
             wrote_offset,
             wrote_bytes: st.append_pos - wrote_offset,
@@ -400,12 +414,18 @@ impl CommitLog {
                 st.append_pos += n as u64;
                 rest = later;
             }
+            self.appended.store(st.append_pos, Ordering::Release);
             st.append_pos
         };
         self.commit_to(end)
     }
 
     /// Writes pending bytes until at least `end` is in the page cache; returns `written`.
+    ///
+    /// Group write: the thread holding the commit lock writes everything pending (its own
+    /// bytes and those of writers that appended meanwhile) in one `pwrite` per chunk, and
+    /// goes round again while more arrived, so that writers queued behind it find their
+    /// bytes written instead of each issuing a small `pwrite` of its own.
     pub(crate) fn commit_to(&self, end: u64) -> Result<u64> {
         let w = self.written.load(Ordering::Acquire);
         if w >= end {
@@ -416,39 +436,59 @@ impl CommitLog {
         if w >= end {
             return Ok(w);
         }
-        let chunks = std::mem::take(&mut self.state.lock().pending);
-        let mut done = Vec::with_capacity(chunks.len());
-        for c in chunks {
-            if let Err(e) = c.seg.write_at(c.file_pos, &c.data) {
-                return Err(self.poison("write", e));
+        let mut chunks = std::mem::take(&mut self.state.lock().pending);
+        let mut rounds = 0;
+        while !chunks.is_empty() {
+            rounds += 1;
+            let mut done = Vec::with_capacity(chunks.len());
+            for c in chunks {
+                if let Err(e) = c.seg.write_at(c.file_pos, &c.data) {
+                    return Err(self.poison("write", e));
+                }
+                self.written.store(c.seg.start() + c.file_pos + c.data.len() as u64, Ordering::Release);
+                done.push(c.data);
             }
-            self.written.store(c.seg.start() + c.file_pos + c.data.len() as u64, Ordering::Release);
-            done.push(c.data);
-        }
-        let mut st = self.state.lock();
-        for mut d in done {
-            if st.spare.len() < SPARE_BUFFERS && d.capacity() <= SPARE_BUFFER_MAX {
-                d.clear();
-                st.spare.push(d);
+            let mut st = self.state.lock();
+            for mut d in done {
+                if st.spare.len() < SPARE_BUFFERS && d.capacity() <= SPARE_BUFFER_MAX {
+                    d.clear();
+                    st.spare.push(d);
+                }
             }
+            chunks = if rounds < COMMIT_ROUNDS { std::mem::take(&mut st.pending) } else { Vec::new() };
         }
         Ok(self.written.load(Ordering::Acquire))
     }
 
+    /// End of the appended (readable) bytes, some maybe still in the pending buffer.
+    pub(crate) fn appended(&self) -> u64 {
+        self.appended.load(Ordering::Acquire)
+    }
+
+    /// Bytes appended but not yet written to the page cache.
+    pub(crate) fn uncommitted_bytes(&self) -> u64 {
+        self.appended().saturating_sub(self.written())
+    }
+
     /// Commits everything appended so far.
     pub(crate) fn commit_all(&self) -> Result<u64> {
-        let end = self.state.lock().append_pos;
-        self.commit_to(end)
+        self.commit_to(self.appended())
     }
 
     /// Commits and fdatasyncs everything appended so far; publishes the flushed position.
     pub(crate) fn flush(&self) -> Result<u64> {
+        self.flush_counted().map(|(end, _)| end)
+    }
+
+    /// [`CommitLog::flush`], also returning how many waiters were registered when the
+    /// flushed position advanced (0 if it did not).
+    pub(crate) fn flush_counted(&self) -> Result<(u64, usize)> {
         let _f = self.flush_lock.lock();
         self.check_writable()?;
         let target = self.commit_all()?;
         let from = self.watch.flushed();
         if target <= from {
-            return Ok(from);
+            return Ok((from, 0));
         }
         let segs: Vec<Arc<Segment>> =
             self.segments.read().iter().filter(|s| s.end() > from && s.start() < target).cloned().collect();
@@ -457,14 +497,13 @@ impl CommitLog {
                 return Err(self.poison("fsync", e));
             }
         }
-        self.watch.advance(target);
-        Ok(target)
+        let waiters = self.watch.advance(target);
+        Ok((target, waiters))
     }
 
     /// Bytes written to the page cache but not yet fsynced.
     pub(crate) fn unflushed_bytes(&self) -> u64 {
-        let w = self.state.lock().append_pos;
-        w.saturating_sub(self.watch.flushed())
+        self.appended().saturating_sub(self.watch.flushed())
     }
 
     pub(crate) fn written(&self) -> u64 {
@@ -499,9 +538,13 @@ impl CommitLog {
     }
 
     /// `len` bytes at `offset`, which must lie in one segment below `written`.
+    /// Bytes still in the pending buffer are written out first.
     pub(crate) fn read(&self, offset: u64, len: usize) -> Result<Bytes> {
         let end = offset + len as u64;
-        let written = self.written();
+        let mut written = self.written();
+        if end > written && end <= self.appended() {
+            written = self.commit_to(end)?;
+        }
         if end > written {
             return Err(StoreError::OffsetOutOfRange { offset: end, min: self.min_offset(), max: written });
         }
@@ -517,7 +560,10 @@ impl CommitLog {
     /// Up to `max_len` committed bytes from `offset`, within one segment (replication:
     /// the master's HA stream). `None` when nothing is there yet.
     pub(crate) fn read_committed(&self, offset: u64, max_len: usize) -> Result<Option<Bytes>> {
-        let written = self.written();
+        let mut written = self.written();
+        if offset >= written && offset < self.appended() {
+            written = self.commit_all()?;
+        }
         if offset >= written {
             return Ok(None);
         }
@@ -598,6 +644,7 @@ impl CommitLog {
         }
         st.tail = tail;
         st.append_pos = offset;
+        self.appended.store(offset, Ordering::Release);
         self.written.store(offset, Ordering::Release);
         if self.watch.flushed() > offset {
             self.watch.reset(offset);

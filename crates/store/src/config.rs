@@ -49,6 +49,14 @@ pub struct MessageStoreConfig {
     pub flush_interval_consume_queue_ms: u64,
     /// `syncFlushTimeout`: how long a SYNC_FLUSH put waits before FLUSH_DISK_TIMEOUT.
     pub sync_flush_timeout_ms: u64,
+    /// `transientStorePoolEnable` (RocketMQ's name for its write-buffer mode): an
+    /// ASYNC_FLUSH put returns once its record is in the store's in-memory write buffer;
+    /// the dispatcher thread writes the buffer to the page cache in large chunks. Faster,
+    /// but a process crash loses what the buffer held (at most a few milliseconds of
+    /// appends). Off by default: an acknowledged ASYNC_FLUSH put is then in the page
+    /// cache and survives a process crash. No effect on SYNC_FLUSH, whose puts are
+    /// always written by the flusher and acknowledged after the fsync.
+    pub transient_store_pool_enable: bool,
     /// `fileReservedTime`: hours a CommitLog segment is kept.
     pub file_reserved_time_hours: u64,
     /// `deleteWhen`: hours of day (`"04"`, `"04;05"`) when expired segments are deleted.
@@ -103,6 +111,7 @@ impl Default for MessageStoreConfig {
             flush_commit_log_thorough_interval_ms: 10_000,
             flush_interval_consume_queue_ms: 1000,
             sync_flush_timeout_ms: 5000,
+            transient_store_pool_enable: false,
             file_reserved_time_hours: 72,
             delete_when: vec![4],
             disk_max_used_space_ratio: 75,
@@ -247,6 +256,7 @@ impl MessageStoreConfig {
                 self.flush_interval_consume_queue_ms = parse_u64(key, value)?;
             }
             "syncFlushTimeout" => self.sync_flush_timeout_ms = parse_u64(key, value)?,
+            "transientStorePoolEnable" => self.transient_store_pool_enable = parse_bool(key, value)?,
             "fileReservedTime" => self.file_reserved_time_hours = parse_u64(key, value)?,
             "deleteWhen" => self.delete_when = parse_delete_when(key, value)?,
             "diskMaxUsedSpaceRatio" => {

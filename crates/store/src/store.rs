@@ -34,6 +34,11 @@ use ferromq_protocol::message::stored;
 
 /// Bytes the dispatcher reads per system call.
 const REPUT_CHUNK: usize = 4 << 20;
+/// Write-buffer mode (`transientStorePoolEnable`): appended bytes not yet written to the
+/// page cache above which writers write the buffer out themselves (backpressure).
+const WRITE_BUFFER_MAX: u64 = 8 << 20;
+/// Longest the SYNC_FLUSH flusher waits for writers to gather before an fsync.
+const MAX_GATHER: Duration = Duration::from_millis(2);
 /// Upper bound on messages returned by one `query_message` (RocketMQ's maxMsgsNumBatch).
 const QUERY_MAX: usize = 64;
 
@@ -472,23 +477,36 @@ impl MessageStore {
         }
         let now = inner.clock.now_ms();
         let res = inner.commitlog.append(msgs, now, inner.config.max_message_size)?;
-        inner.commitlog.commit_to(res.end_offset())?;
-        inner.reput_signal.notify();
         match inner.config.flush_disk_type {
-            FlushDiskType::AsyncFlush => Ok(PutHandle::ready(res)),
+            FlushDiskType::AsyncFlush => {
+                if !inner.config.transient_store_pool_enable
+                    || inner.commitlog.uncommitted_bytes() > WRITE_BUFFER_MAX
+                {
+                    // Acknowledged means in the page cache (survives a process crash);
+                    // in write-buffer mode, a full buffer makes writers write it out.
+                    inner.commitlog.commit_to(res.end_offset())?;
+                }
+                inner.reput_signal.notify();
+                Ok(PutHandle::ready(res))
+            }
             FlushDiskType::SyncFlush => {
-                inner.flush_signal.notify();
                 let wait = msgs
                     .first()
                     .and_then(|m| record::property(&m.properties, "WAIT"))
                     .is_none_or(|w| w != "false");
                 if wait {
+                    // The flusher writes this record with everything else pending (one
+                    // pwrite), fsyncs, and only then is the handle resolved.
+                    inner.flush_signal.notify();
                     Ok(PutHandle::waiting(
                         res,
                         inner.commitlog.watch.clone(),
                         Duration::from_millis(inner.config.sync_flush_timeout_ms),
                     ))
                 } else {
+                    inner.commitlog.commit_to(res.end_offset())?;
+                    inner.reput_signal.notify();
+                    inner.flush_signal.notify();
                     Ok(PutHandle::ready(res))
                 }
             }
@@ -561,7 +579,7 @@ impl MessageStore {
     pub fn get_earliest_message_time(&self) -> Result<Option<i64>> {
         let cl = &self.inner.commitlog;
         let min = cl.min_offset();
-        if min >= cl.written() {
+        if min >= cl.appended() {
             return Ok(None);
         }
         self.inner.store_timestamp_at(min)
@@ -570,7 +588,7 @@ impl MessageStore {
     /// The validated record at a CommitLog offset (`None` if there is none there).
     pub fn look_message_by_offset(&self, phy_offset: u64) -> Result<Option<Bytes>> {
         let cl = &self.inner.commitlog;
-        if phy_offset < cl.min_offset() || phy_offset >= cl.written() {
+        if phy_offset < cl.min_offset() || phy_offset >= cl.appended() {
             return Ok(None);
         }
         let data = cl.read_record(phy_offset)?;
@@ -629,9 +647,10 @@ impl MessageStore {
 
     // ---- offsets and state ------------------------------------------------------------
 
-    /// End of the readable CommitLog (RocketMQ's `getMaxPhyOffset`).
+    /// End of the readable CommitLog (RocketMQ's `getMaxPhyOffset`): every appended
+    /// record, including those still in the write buffer (a read writes them out first).
     pub fn max_phy_offset(&self) -> u64 {
-        self.inner.commitlog.written()
+        self.inner.commitlog.appended()
     }
 
     pub fn min_phy_offset(&self) -> u64 {
@@ -898,14 +917,26 @@ impl Inner {
     // ---- dispatcher ----------------------------------------------------------------
 
     fn reput_loop(&self) {
+        // In write-buffer mode the dispatcher is also the committer: it writes the
+        // pending buffer to the page cache in large chunks, then dispatches from there.
+        let commits = self.config.transient_store_pool_enable;
         while !self.stopping.load(Ordering::Acquire) {
             let limit = self.dispatch_limit.load(Ordering::Acquire);
+            if commits && self.commitlog.uncommitted_bytes() > 0 {
+                if let Err(e) = self.commitlog.commit_all() {
+                    tracing::error!(error = %e, "CommitLog commit failed");
+                    self.stop_signal.wait(Duration::from_millis(100));
+                    continue;
+                }
+            }
             let target = self.commitlog.written().min(limit);
             if let Err(e) = self.reput_until(target) {
                 tracing::error!(error = %e, "dispatch failed; retrying");
                 self.stop_signal.wait(Duration::from_millis(100));
             }
-            if self.dispatched.load(Ordering::Acquire) >= self.commitlog.written().min(limit) {
+            let idle = self.dispatched.load(Ordering::Acquire) >= self.commitlog.written().min(limit)
+                && (!commits || self.commitlog.uncommitted_bytes() == 0);
+            if idle {
                 self.reput_signal.wait(Duration::from_millis(50));
             }
         }
@@ -914,6 +945,9 @@ impl Inner {
     /// Dispatches records up to `target`; returns how many ConsumeQueue gaps it met.
     fn reput_until(&self, target: u64) -> Result<u64> {
         let _r = self.reput_lock.lock();
+        // `target` may have been read before a truncation (which holds the reput lock):
+        // never read past what is written now.
+        let target = target.min(self.commitlog.written());
         let mut gaps = 0;
         let mut from = self.dispatched.load(Ordering::Acquire);
         let mut window = REPUT_CHUNK;
@@ -1033,13 +1067,33 @@ impl Inner {
     fn flush_commitlog_loop(&self) {
         let cfg = &self.config;
         let mut last_thorough = self.clock.now_ms();
+        // Group commit state: waiters the last fsync found registered, and its duration.
+        let mut last_waiters = 0usize;
+        let mut last_fsync = Duration::ZERO;
         while !self.stopping.load(Ordering::Acquire) {
             match cfg.flush_disk_type {
                 FlushDiskType::SyncFlush => {
                     self.flush_signal.wait(Duration::from_millis(10));
                     if self.commitlog.unflushed_bytes() == 0 {
+                        self.commitlog.watch.wake_stragglers();
                         continue;
                     }
+                    // Make what is pending visible to the dispatcher at once.
+                    if self.commitlog.uncommitted_bytes() > 0 {
+                        if let Err(e) = self.commitlog.commit_all() {
+                            tracing::error!(error = %e, "CommitLog commit failed");
+                            self.stop_signal.wait(Duration::from_millis(100));
+                            continue;
+                        }
+                        self.reput_signal.notify();
+                    }
+                    // Let the writers the last fsync released append again (at most for
+                    // about one fsync time), so that this fsync serves them all.
+                    if last_waiters > 1 {
+                        self.commitlog.watch.gather(last_waiters, last_fsync.min(MAX_GATHER));
+                    }
+                    // Threads whose turn in the wake-up tree was lost (rare): wake them now.
+                    self.commitlog.watch.wake_stragglers();
                 }
                 FlushDiskType::AsyncFlush => {
                     self.flush_signal.wait(Duration::from_millis(cfg.flush_interval_commit_log_ms));
@@ -1053,9 +1107,18 @@ impl Inner {
                     last_thorough = now;
                 }
             }
-            if let Err(e) = self.commitlog.flush() {
-                tracing::error!(error = %e, "CommitLog flush failed");
-                self.stop_signal.wait(Duration::from_millis(100));
+            let started = std::time::Instant::now();
+            match self.commitlog.flush_counted() {
+                Ok((_, waiters)) => {
+                    last_waiters = waiters;
+                    last_fsync = started.elapsed();
+
+                    self.reput_signal.notify();
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "CommitLog flush failed");
+                    self.stop_signal.wait(Duration::from_millis(100));
+                }
             }
         }
     }

@@ -213,6 +213,8 @@ fn replication_hooks_copy_a_master_to_a_slave() {
         off = slave.append_to_commit_log(off, &data).unwrap();
     }
     assert_eq!(slave.max_phy_offset(), master.max_phy_offset());
+    // Both sides: the master's dispatcher may lag its appends too.
+    wait_dispatched(&master);
     wait_dispatched(&slave);
     for q in 0..3 {
         assert_eq!(read_queue(&slave, "R", q), read_queue(&master, "R", q));
@@ -253,5 +255,65 @@ fn confirm_offset_limits_visibility() {
     store.set_confirm_offset(u64::MAX);
     wait_dispatched(&store);
     assert_eq!(store.get_max_offset_in_queue("C", 0), 2);
+    store.shutdown().unwrap();
+}
+
+#[test]
+fn write_buffer_mode_serves_reads_before_the_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = Env::new();
+    let mut cfg = small_config(dir.path(), FlushDiskType::AsyncFlush);
+    cfg.transient_store_pool_enable = true;
+    let store = env.open(&cfg);
+    let mut results = Vec::new();
+    for i in 0..300 {
+        let h = store.put_message(msg("W", i % 2, &format!("w{i}"), "t", &format!("k{i}"))).unwrap();
+        assert!(h.is_ready());
+        let r = h.append_result().clone();
+        // Readable at once, whether or not the dispatcher has written it out yet.
+        assert!(store.look_message_by_offset(r.wrote_offset).unwrap().is_some());
+        results.push(r);
+    }
+    assert_eq!(store.max_phy_offset(), results.last().unwrap().end_offset());
+    wait_dispatched(&store);
+    assert_eq!(read_queue(&store, "W", 0).len() + read_queue(&store, "W", 1).len(), 300);
+    check_invariants(&store);
+    store.shutdown().unwrap();
+    let store = env.open(&cfg);
+    assert_eq!(store.max_phy_offset(), results.last().unwrap().end_offset());
+    check_invariants(&store);
+    store.shutdown().unwrap();
+}
+
+#[test]
+fn sync_flush_many_concurrent_writers_all_acknowledged_after_fsync() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = Env::new();
+    let mut cfg = small_config(dir.path(), FlushDiskType::SyncFlush);
+    cfg.mapped_file_size_commit_log = 1 << 20;
+    let store = Arc::new(env.open(&cfg));
+    let threads: Vec<_> = (0..48)
+        .map(|t| {
+            let store = store.clone();
+            std::thread::spawn(move || {
+                let mut ends = Vec::new();
+                for i in 0..20 {
+                    let h = store.put_message(msg("S", t % 4, &format!("s{t}-{i}"), "t", "k")).unwrap();
+                    assert!(!h.is_ready());
+                    let r = h.wait().unwrap();
+                    assert_eq!(r.status, PutMessageStatus::PutOk);
+                    assert!(store.flushed_phy_offset() >= r.append.end_offset());
+                    ends.push(r.append.end_offset());
+                }
+                ends
+            })
+        })
+        .collect();
+    let n: usize = threads.into_iter().map(|t| t.join().unwrap().len()).sum();
+    assert_eq!(n, 48 * 20);
+    wait_dispatched(&store);
+    let got: usize = (0..4).map(|q| read_queue(&store, "S", q).len()).sum();
+    assert_eq!(got, n);
+    check_invariants(&store);
     store.shutdown().unwrap();
 }

@@ -4,7 +4,7 @@
 //! the same disk, then scans the backlog through the ConsumeQueue.
 //!
 //! `cargo run --release -p ferromq-store --bin store-bench -- [--dir D] [--messages N]
-//! [--size BYTES] [--threads T] [--modes async,sync1,sync64,sync1024]`
+//! [--size BYTES] [--threads T] [--modes async,async-tsp,sync1,sync64,sync1024]`
 
 use std::fs::OpenOptions;
 use std::io::Write;
@@ -31,7 +31,7 @@ fn parse_args() -> Args {
         messages: 400_000,
         size: 500,
         threads: 4,
-        modes: ["async", "sync1", "sync64", "sync1024"].map(String::from).to_vec(),
+        modes: ["async", "async-tsp", "sync1", "sync64", "sync1024"].map(String::from).to_vec(),
     };
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -93,7 +93,35 @@ fn fsync_latency_us(dir: &Path) -> std::io::Result<f64> {
     Ok(lat[lat.len() / 2] as f64)
 }
 
+/// Busy CPU time of the whole machine and of this process, in seconds.
+fn cpu_now() -> (f64, f64) {
+    let tick = 100.0; // USER_HZ
+    let machine = std::fs::read_to_string("/proc/stat")
+        .ok()
+        .and_then(|t| {
+            let v: Vec<f64> =
+                t.lines().next()?.split_whitespace().skip(1).filter_map(|x| x.parse().ok()).collect();
+            // user nice system idle iowait irq softirq steal
+            Some(v.iter().enumerate().filter(|(i, _)| *i != 3 && *i != 4 && *i < 8).map(|(_, x)| x).sum())
+        })
+        .unwrap_or(0.0);
+    let own = std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|t| {
+            let rest = t.rsplit_once(')')?.1;
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            Some(f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?)
+        })
+        .unwrap_or(0.0);
+    (machine / tick, own / tick)
+}
+
 struct RunResult {
+    /// Cores used by this process and by everything else during the run (until dispatched).
+    own_cores: f64,
+    /// Messages per second until the last one was dispatched (consumable).
+    dispatched_msgs_per_s: f64,
+    other_cores: f64,
     msgs_per_s: f64,
     mb_per_s: f64,
     p50_us: f64,
@@ -107,10 +135,12 @@ fn run(
     writers: usize,
     messages: u64,
     size: usize,
+    write_buffer: bool,
 ) -> Result<(RunResult, Arc<MessageStore>), Box<dyn std::error::Error>> {
     let _ = std::fs::remove_dir_all(dir);
     let mut cfg = MessageStoreConfig::with_root(dir);
     cfg.flush_disk_type = flush;
+    cfg.transient_store_pool_enable = write_buffer;
     cfg.mapped_file_size_commit_log = 256 << 20;
     cfg.message_index_enable = true;
     let store = Arc::new(MessageStore::open(cfg)?);
@@ -118,6 +148,7 @@ fn run(
     let body = vec![b'x'; size.saturating_sub(120).max(1)];
     let template = PutMessage::new("BenchTopic", 0, body).with_properties([("TAGS", "bench")]);
     let next = Arc::new(AtomicU64::new(0));
+    let cpu0 = cpu_now();
     let start = Instant::now();
     let mut handles = Vec::new();
     for w in 0..writers {
@@ -148,10 +179,19 @@ fn run(
         lat.extend(h.join().unwrap_or_default());
     }
     let secs = start.elapsed().as_secs_f64();
+    // Appended is not yet consumable: also time until the dispatcher has caught up.
+    store.wait_dispatched(store.max_phy_offset(), Duration::from_secs(120));
+    let dispatched_secs = start.elapsed().as_secs_f64();
+    let cpu1 = cpu_now();
+    let own_cores = (cpu1.1 - cpu0.1) / dispatched_secs;
+    let other_cores = ((cpu1.0 - cpu0.0) - (cpu1.1 - cpu0.1)).max(0.0) / dispatched_secs;
     lat.sort_unstable();
     let bytes = store.max_phy_offset() as f64;
     Ok((
         RunResult {
+            own_cores,
+            other_cores,
+            dispatched_msgs_per_s: lat.len() as f64 / dispatched_secs,
             msgs_per_s: lat.len() as f64 / secs,
             mb_per_s: bytes / secs / 1e6,
             p50_us: pct(&lat, 0.5),
@@ -193,34 +233,64 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     )?;
     writeln!(
         out,
-        "{:<28} {:>10} {:>9} {:>9} {:>9} {:>10}",
-        "mode", "msgs/s", "MB/s", "p50 us", "p99 us", "p99.9 us"
+        "{:<46} {:>10} {:>9} {:>9} {:>9} {:>10} {:>6} {:>6} {:>7}",
+        "mode", "msgs/s", "MB/s", "p50 us", "p99 us", "p99.9 us", "cores", "other", "cpu us"
     )?;
     let line = |out: &mut std::io::Stdout, name: &str, r: &RunResult| {
         writeln!(
             out,
-            "{name:<28} {:>10.0} {:>9.1} {:>9.1} {:>9.1} {:>10.1}",
-            r.msgs_per_s, r.mb_per_s, r.p50_us, r.p99_us, r.p999_us
+            "{name:<46} {:>10.0} {:>9.1} {:>9.1} {:>9.1} {:>10.1} {:>6.2} {:>6.2} {:>7.2}",
+            r.msgs_per_s,
+            r.mb_per_s,
+            r.p50_us,
+            r.p99_us,
+            r.p999_us,
+            r.own_cores,
+            r.other_cores,
+            r.own_cores / r.dispatched_msgs_per_s * 1e6
         )
     };
     let want = |m: &str| a.modes.iter().any(|x| x == m);
     let mut asyncr = None;
-    if want("async") {
-        let (r, store) = run(&a.dir.join("async"), FlushDiskType::AsyncFlush, a.threads, a.messages, a.size)?;
-        line(&mut out, &format!("ASYNC_FLUSH {} writers", a.threads), &r)?;
+    let mut async_lines = Vec::new();
+    for (mode, wb) in [("async", false), ("async-tsp", true)] {
+        if !want(mode) {
+            continue;
+        }
+        let name = if wb {
+            format!("ASYNC_FLUSH {} writers, transientStorePoolEnable", a.threads)
+        } else {
+            format!("ASYNC_FLUSH {} writers", a.threads)
+        };
+        let (r, store) =
+            run(&a.dir.join(mode), FlushDiskType::AsyncFlush, a.threads, a.messages, a.size, wb)?;
+        line(&mut out, &name, &r)?;
         let (rate, n) = scan(&store);
-        writeln!(out, "scan through ConsumeQueue: {rate:.0} msgs/s ({n} msgs)")?;
+        writeln!(
+            out,
+            "  appended and dispatched: {:.0} msgs/s; scan through ConsumeQueue: {rate:.0} msgs/s ({n} msgs)",
+            r.dispatched_msgs_per_s
+        )?;
         store.shutdown()?;
         drop(store);
-        asyncr = Some(r);
+        async_lines.push((name, r.mb_per_s / raw * 100.0));
+        if !wb {
+            asyncr = Some(r);
+        }
     }
     let sync_msgs = (a.messages / 4).max(1000);
     for writers in [1usize, 64, 1024] {
         if !want(&format!("sync{writers}")) {
             continue;
         }
-        let (r, store) =
-            run(&a.dir.join(format!("sync{writers}")), FlushDiskType::SyncFlush, writers, sync_msgs, a.size)?;
+        let (r, store) = run(
+            &a.dir.join(format!("sync{writers}")),
+            FlushDiskType::SyncFlush,
+            writers,
+            sync_msgs,
+            a.size,
+            false,
+        )?;
         line(&mut out, &format!("SYNC_FLUSH {writers} writers"), &r)?;
         if writers == 64 {
             let ideal = 64.0 / (fsync_us / 1e6);
@@ -235,8 +305,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         store.shutdown()?;
     }
-    if let Some(ar) = &asyncr {
-        writeln!(out, "ASYNC_FLUSH vs raw write bandwidth: {:.0} %", ar.mb_per_s / raw * 100.0)?;
+    for (name, pct) in async_lines {
+        writeln!(out, "{name} vs raw write bandwidth: {pct:.0} %")?;
     }
     std::fs::remove_dir_all(&a.dir)?;
     Ok(())
