@@ -61,7 +61,7 @@ pub struct NamesrvHandler {
 
 enum Failure {
     Protocol(ProtocolError),
-    Answer(RemotingCommand),
+    Answer(Box<RemotingCommand>),
 }
 
 impl From<ProtocolError> for Failure {
@@ -97,7 +97,7 @@ impl NamesrvHandler {
     pub fn process(&self, connection_id: u64, request: &RemotingCommand) -> RemotingCommand {
         match self.dispatch(connection_id, request) {
             Ok(response) => response,
-            Err(Failure::Answer(response)) => response,
+            Err(Failure::Answer(response)) => *response,
             Err(Failure::Protocol(e)) => RemotingCommand::error(ResponseCode::SYSTEM_ERROR, e.to_string()),
         }
     }
@@ -298,7 +298,10 @@ impl NamesrvHandler {
 
     fn update_config(&self, req: &RemotingCommand) -> Outcome {
         let text = std::str::from_utf8(&req.body).map_err(|_| {
-            Failure::Answer(RemotingCommand::error(ResponseCode::SYSTEM_ERROR, "config body is not UTF-8"))
+            Failure::Answer(Box::new(RemotingCommand::error(
+                ResponseCode::SYSTEM_ERROR,
+                "config body is not UTF-8",
+            )))
         })?;
         let entries = ferromq_protocol::properties_text::parse(text);
         if entries.iter().any(|e| RUNTIME_IMMUTABLE_KEYS.contains(&e.key.as_str())) {
@@ -317,5 +320,5 @@ impl NamesrvHandler {
 }
 
 fn system_error(e: impl std::fmt::Display) -> Failure {
-    Failure::Answer(RemotingCommand::error(ResponseCode::SYSTEM_ERROR, e.to_string()))
+    Failure::Answer(Box::new(RemotingCommand::error(ResponseCode::SYSTEM_ERROR, e.to_string())))
 }

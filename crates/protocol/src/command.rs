@@ -96,8 +96,9 @@ impl ExtFields {
 
     fn remove_at(&mut self, i: usize) -> String {
         let value = self.value_at(i).to_owned();
-        let rest: Vec<(String, String)> =
-            (i + 1..self.index.len()).map(|j| (self.key_at(j).to_owned(), self.value_at(j).to_owned())).collect();
+        let rest: Vec<(String, String)> = (i + 1..self.index.len())
+            .map(|j| (self.key_at(j).to_owned(), self.value_at(j).to_owned()))
+            .collect();
         let (start, _, _) = self.index[i];
         self.text.truncate(start as usize);
         self.index.truncate(i);
