@@ -44,6 +44,10 @@ impl Broker {
             BrokerError::Io(format!("brokerIP1 must be an IP address, got {:?}", settings.broker.broker_ip1))
         })?;
 
+        // Sends are committed to the page cache once per request burst (see the handler's
+        // on_burst_end), unless the user chose RocketMQ's transientStorePoolEnable, which
+        // acknowledges from the buffer.
+        settings.store.deferred_commit = !settings.store.transient_store_pool_enable;
         let store_config = settings.store.clone();
         let store = tokio::task::spawn_blocking(move || MessageStore::open(store_config))
             .await

@@ -6,9 +6,9 @@
 //!   and a clustering push consumer receives every message, with its tags, keys, user
 //!   properties, body (CRC-32), queue id / offset and message ids as the producer was told.
 //! - With rocketmq-client-rust: two members of a group split the queues and one takes over when
-//!   the other is killed; two broadcasting consumers each get everything; a tag subscription
-//!   gets only its tags; committed offsets survive a broker restart; a consumer from the first
-//!   offset replays the backlog.
+//!   the other leaves (SIGKILL, then SIGTERM); two broadcasting consumers each get everything; a
+//!   tag subscription gets only its tags (ali-ons too); committed offsets survive a broker
+//!   restart; a consumer from the first offset replays the backlog.
 //!
 //! Each test has its own NameServer, broker (ephemeral ports) and temp dir, so they run in
 //! parallel. Waits follow the drivers' `started` / `rebalance` / `msg` lines, never fixed sleeps.
@@ -36,8 +36,8 @@ const CONSUME_SECS: &str = "30";
 /// How long the test waits for a driver to exit (beyond its own bound, it is killed).
 const EXIT_WAIT: Duration = Duration::from_secs(45);
 /// How long a group change (join, leave) may take to reach the members. The crate's periodic
-/// rebalance is left at its 20 s default, so only the broker's NOTIFY_CONSUMER_IDS_CHANGED (or
-/// the member's own heartbeat) makes this bound.
+/// rebalance is left at its 20 s default, so the members already there only make this bound
+/// when the broker sends them NOTIFY_CONSUMER_IDS_CHANGED.
 const REBALANCE_WAIT: Duration = Duration::from_secs(10);
 
 fn block_on<F: std::future::Future>(f: F) -> F::Output {
@@ -127,6 +127,16 @@ impl Cluster {
 
 fn strings(args: &[String]) -> Vec<&str> {
     args.iter().map(String::as_str).collect()
+}
+
+/// `consume` arguments for a group (clustering, from the last offset unless `extra` says).
+fn consume_args(ns: &str, topic: &str, group: &str, extra: &[&str]) -> Vec<String> {
+    let mut a =
+        ["consume", "--namesrv", ns, "--topic", topic, "--group", group, "--timeout-secs", CONSUME_SECS]
+            .map(String::from)
+            .to_vec();
+    a.extend(extra.iter().map(|s| s.to_string()));
+    a
 }
 
 /// `produce` arguments: message i has key `<prefix>-<i>`, tag `tags[i % n]`, the user properties
@@ -275,26 +285,15 @@ fn every_send_mode_reaches_a_push_consumer(client: Client, modes: &[&str]) {
     cluster.wait_route(topic);
 
     let total = (PER_MODE * modes.len()).to_string();
-    let mut args = vec![
-        "consume",
-        "--namesrv",
-        &ns,
-        "--topic",
-        topic,
-        "--group",
-        "RealClientGroup",
-        "--expect",
-        &total,
-        "--timeout-secs",
-        CONSUME_SECS,
-    ];
+    let mut args = consume_args(&ns, topic, "RealClientGroup", &["--expect", &total]);
     match client {
         // The C++ client always consumes from the last offset: a new group of a young queue
         // (minimum offset 0) is told offset 0 by the broker, as Apache's broker does, so it
         // still reads everything.
-        Client::Cpp => args.extend(["--props", "color,mode", "--log-dir", &log_dir]),
-        Client::Rust | Client::Node => args.extend(["--from", "first"]),
+        Client::Cpp => args.extend(["--props", "color,mode", "--log-dir", &log_dir].map(String::from)),
+        Client::Rust | Client::Node => args.extend(["--from", "first"].map(String::from)),
     }
+    let args = strings(&args);
     let lines = run_driver(client, &args, EXIT_WAIT);
     let s = expect_ok(&lines);
     assert_eq!(s["unique"].as_u64(), Some((PER_MODE * modes.len()) as u64), "{s}");
@@ -322,10 +321,7 @@ fn node_client_sync_and_async_reach_a_push_consumer() {
 
 /// A rocketmq-client-rust push consumer, still running (no `--expect`: the test stops it).
 fn spawn_rust_consumer(ns: &str, topic: &str, group: &str, extra: &[&str]) -> DriverProcess {
-    let mut args =
-        vec!["consume", "--namesrv", ns, "--topic", topic, "--group", group, "--timeout-secs", CONSUME_SECS];
-    args.extend_from_slice(extra);
-    let mut p = DriverProcess::spawn(Client::Rust, &args);
+    let mut p = DriverProcess::spawn(Client::Rust, &strings(&consume_args(ns, topic, group, extra)));
     p.wait_event("started", Duration::from_secs(15));
     p
 }
@@ -374,30 +370,53 @@ fn wait_assignment(p: &mut DriverProcess, topic: &str, want: &BTreeSet<i64>, wha
     );
 }
 
-#[test]
-fn rust_group_members_split_the_queues_and_one_takes_over_when_the_other_dies() {
-    let cluster = Cluster::start();
-    let ns = cluster.ns.addr.clone();
-    let topic = "SplitTopic";
-    cluster.create_topic(topic, 4);
-    let all: BTreeSet<i64> = (0..4).collect();
-
-    let mut a = spawn_rust_consumer(&ns, topic, "SplitGroup", &["--from", "first"]);
-    wait_assignment(&mut a, topic, &all, "the only member");
-    let mut b = spawn_rust_consumer(&ns, topic, "SplitGroup", &["--from", "first"]);
-    // The broker tells the first member that the group changed: both now hold two queues.
-    let split = pump_until(&mut [&mut a, &mut b], REBALANCE_WAIT, |ps| {
+/// Waits until the two members of a group hold two disjoint queues of four each; returns them.
+fn wait_split(a: &mut DriverProcess, b: &mut DriverProcess, topic: &str) -> (BTreeSet<i64>, BTreeSet<i64>) {
+    let split = pump_until(&mut [&mut *a, &mut *b], REBALANCE_WAIT, |ps| {
         let (qa, qb) = (assignment(ps[0], topic), assignment(ps[1], topic));
         matches!((qa, qb), (Some(qa), Some(qb)) if qa.len() == 2 && qb.len() == 2 && qa.is_disjoint(&qb))
     });
     assert!(
         split,
-        "the members do not split the 4 queues; A: {}\nB: {}",
+        "the members do not split the 4 queues within {REBALANCE_WAIT:?}; A: {}\nB: {}",
         lines_text(&a.lines.seen),
         lines_text(&b.lines.seen)
     );
-    let (qa, qb) = (assignment(&a, topic).unwrap(), assignment(&b, topic).unwrap());
+    (assignment(a, topic).unwrap(), assignment(b, topic).unwrap())
+}
 
+/// After a takeover: sends 20 messages keyed `<prefix>-<i>` and checks that `a` alone receives
+/// them all, from every queue.
+fn sole_member_gets_everything(a: &mut DriverProcess, ns: &str, topic: &str, prefix: &str) {
+    let before = msgs_of(a).len();
+    let sent = rust_produce(ns, topic, prefix, 20, "TagA");
+    let want: BTreeSet<String> = sent.keys().cloned().collect();
+    let got = pump_until(&mut [&mut *a], Duration::from_secs(15), |ps| {
+        keys_of(msgs_of(ps[0])[before..].iter().copied()).is_superset(&want)
+    });
+    assert!(got, "the remaining member did not receive the 20 {prefix} messages sent after the takeover");
+    let fresh: Vec<&Value> =
+        msgs_of(a)[before..].iter().copied().filter(|m| want.contains(&key_of(m))).collect();
+    let queues: BTreeSet<i64> = fresh.iter().map(|m| m["queueId"].as_i64().unwrap()).collect();
+    assert_eq!(queues, (0..4).collect(), "the remaining member consumes from every queue");
+    check_delivery(Client::Rust, topic, &fresh, &sent);
+}
+
+#[test]
+fn rust_group_members_split_the_queues_and_one_takes_over_when_the_other_leaves() {
+    let cluster = Cluster::start();
+    let ns = cluster.ns.addr.clone();
+    let topic = "SplitTopic";
+    let group = "SplitGroup";
+    cluster.create_topic(topic, 4);
+    let all: BTreeSet<i64> = (0..4).collect();
+
+    let mut a = spawn_rust_consumer(&ns, topic, group, &["--from", "first"]);
+    wait_assignment(&mut a, topic, &all, "the only member");
+    // A second member joins: the broker tells the first that the group changed, and both now
+    // hold two queues.
+    let mut b = spawn_rust_consumer(&ns, topic, group, &["--from", "first"]);
+    let (qa, qb) = wait_split(&mut a, &mut b, topic);
     let first = rust_produce(&ns, topic, "first", 20, "TagA");
     let want: BTreeSet<String> = first.keys().cloned().collect();
     let got_all = pump_until(&mut [&mut a, &mut b], Duration::from_secs(15), |ps| {
@@ -405,31 +424,37 @@ fn rust_group_members_split_the_queues_and_one_takes_over_when_the_other_dies() 
     });
     assert!(got_all, "the two members did not receive all 20 messages between them");
     for (p, mine, name) in [(&a, &qa, "A"), (&b, &qb, "B")] {
-        let queues: BTreeSet<i64> = msgs_of(p).iter().map(|m| m["queueId"].as_i64().unwrap()).collect();
+        let msgs = msgs_of(p);
+        let queues: BTreeSet<i64> = msgs.iter().map(|m| m["queueId"].as_i64().unwrap()).collect();
         assert!(!queues.is_empty(), "member {name} received nothing");
         assert!(queues.is_subset(mine), "member {name} holds {mine:?} but received from {queues:?}");
+        let sent_to_mine: HashMap<String, Value> = first
+            .iter()
+            .filter(|(_, s)| mine.contains(&s["queueId"].as_i64().unwrap()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        check_delivery(Client::Rust, topic, &msgs, &sent_to_mine);
     }
 
     // B vanishes (SIGKILL: no unregister, the broker sees its connection close); A takes over
     // all four queues.
-    let t_kill = Instant::now();
+    let t = Instant::now();
     b.kill();
     wait_assignment(&mut a, topic, &all, "after the other member was killed");
-    println!("takeover {:?} after the kill", t_kill.elapsed());
-    let before = msgs_of(&a).len();
-    let second = rust_produce(&ns, topic, "second", 20, "TagA");
-    let want: BTreeSet<String> = second.keys().cloned().collect();
-    let got =
-        pump_until(&mut [&mut a], Duration::from_secs(15), |ps| keys_of(msgs_of(ps[0])).is_superset(&want));
-    assert!(got, "the remaining member did not receive the 20 messages sent after the takeover");
-    let queues: BTreeSet<i64> = msgs_of(&a)[before..]
-        .iter()
-        .filter(|m| key_of(m).starts_with("second-"))
-        .map(|m| m["queueId"].as_i64().unwrap())
-        .collect();
-    assert_eq!(queues, all, "the remaining member consumes from every queue");
-    let lines = a.terminate(EXIT_WAIT);
-    expect_ok(&lines);
+    println!("takeover {:?} after the kill", t.elapsed());
+    sole_member_gets_everything(&mut a, &ns, topic, "second");
+
+    // A third member joins and leaves cleanly (SIGTERM: offsets committed, UNREGISTER_CLIENT);
+    // A takes over again.
+    let mut c = spawn_rust_consumer(&ns, topic, group, &["--from", "first"]);
+    wait_split(&mut a, &mut c, topic);
+    let t = Instant::now();
+    let lines = c.terminate(EXIT_WAIT);
+    assert_eq!(expect_ok(&lines)["shutdown_clean"], true, "the leaving member shut down cleanly");
+    wait_assignment(&mut a, topic, &all, "after the other member left cleanly");
+    println!("takeover {:?} after SIGTERM", t.elapsed());
+    sole_member_gets_everything(&mut a, &ns, topic, "third");
+    expect_ok(&a.terminate(EXIT_WAIT));
 }
 
 #[test]
@@ -476,40 +501,33 @@ fn rust_tag_subscription_receives_only_its_tags() {
     let c: HashMap<String, Value> =
         sent.iter().filter(|(_, s)| s["tags"] == "TagC").map(|(k, v)| (k.clone(), v.clone())).collect();
     assert_eq!((ab.len(), c.len()), (20, 10));
-    let runs: Vec<(DriverProcess, &HashMap<String, Value>, &str)> =
-        [("TagAB", "TagA || TagB", &ab, "20"), ("TagC", "TagC", &c, "10")]
-            .into_iter()
-            .map(|(group, expr, want, n)| {
-                let args = [
-                    "consume",
-                    "--namesrv",
-                    &ns,
-                    "--topic",
-                    topic,
-                    "--group",
-                    group,
-                    "--expression",
-                    expr,
-                    "--from",
-                    "first",
-                    "--expect",
-                    n,
-                    "--linger-secs",
-                    "1",
-                    "--timeout-secs",
-                    CONSUME_SECS,
-                ];
-                (DriverProcess::spawn(Client::Rust, &args), want, expr)
-            })
-            .collect();
-    for (mut p, want, expr) in runs {
+    let runs: Vec<_> = [
+        // rocketmq-client-rust 1.0.0 hashes the untrimmed tags of "TagA || TagB" ("TagA ",
+        // " TagB") into the codeSet of its heartbeat (FilterAPI::build_subscription_data), and a
+        // broker filters by that set, as Apache's does: nothing would match. Without the spaces it
+        // is the same subscription.
+        (Client::Rust, "TagAB", "TagA||TagB", &ab),
+        // ali-ons trims the tags before hashing them: the spaced form.
+        (Client::Node, "TagABNode", "TagA || TagB", &ab),
+        (Client::Rust, "TagC", "TagC", &c),
+    ]
+    .into_iter()
+    .map(|(client, group, expr, want)| {
+        let n = want.len().to_string();
+        let extra = ["--expression", expr, "--from", "first", "--expect", &n, "--linger-secs", "1"];
+        let p = DriverProcess::spawn(client, &strings(&consume_args(&ns, topic, group, &extra)));
+        (p, client, expr, want)
+    })
+    .collect();
+    for (mut p, client, expr, want) in runs {
         let lines = p.wait_exit(EXIT_WAIT);
         expect_ok(&lines);
         let msgs = events(&lines, "msg");
         for m in &msgs {
-            assert_eq!(want.get(&key_of(m)).map(|s| &s["tags"]), Some(&m["tags"]), "{expr:?} received {m}");
+            let tag = want.get(&key_of(m)).map(|s| &s["tags"]);
+            assert_eq!(tag, Some(&m["tags"]), "{} {expr:?} received {m}", client.name());
         }
-        check_delivery(Client::Rust, topic, &msgs, want);
+        check_delivery(client, topic, &msgs, want);
     }
 }
 
@@ -521,23 +539,9 @@ fn rust_committed_offsets_survive_a_broker_restart() {
     let group = "RestartGroup";
     cluster.create_topic(topic, 4);
     let consume = |expect: &str| {
-        let args = [
-            "consume",
-            "--namesrv",
-            &ns,
-            "--topic",
-            topic,
-            "--group",
-            group,
-            "--from",
-            "first",
-            "--expect",
-            expect,
-            "--linger-secs",
-            "1",
-            "--timeout-secs",
-            CONSUME_SECS,
-        ];
+        let extra = ["--from", "first", "--expect", expect, "--linger-secs", "1"];
+        let args = consume_args(&ns, topic, group, &extra);
+        let args = strings(&args);
         let lines = run_driver(Client::Rust, &args, EXIT_WAIT);
         let s = expect_ok(&lines).clone();
         assert_eq!(s["shutdown_clean"], true, "{s}");
@@ -585,21 +589,8 @@ fn rust_consumer_from_the_first_offset_replays_the_backlog() {
     // A first group consumes it all and commits; a second, new group still replays it all from
     // the first offset.
     for group in ["BacklogGroup1", "BacklogGroup2"] {
-        let args = [
-            "consume",
-            "--namesrv",
-            &ns,
-            "--topic",
-            topic,
-            "--group",
-            group,
-            "--from",
-            "first",
-            "--expect",
-            "30",
-            "--timeout-secs",
-            CONSUME_SECS,
-        ];
+        let args = consume_args(&ns, topic, group, &["--from", "first", "--expect", "30"]);
+        let args = strings(&args);
         let lines = run_driver(Client::Rust, &args, EXIT_WAIT);
         let s = expect_ok(&lines);
         assert_eq!(s["unique"], 30, "{group}: {s}");

@@ -71,7 +71,14 @@ impl ExtFields {
     }
 
     fn position(&self, key: &str) -> Option<usize> {
-        (0..self.index.len()).find(|&i| self.key_at(i) == key)
+        // Keys are short (often one letter, as in SEND_MESSAGE_V2): compare lengths and bytes
+        // inline instead of calling memcmp for each of a dozen entries.
+        let key = key.as_bytes();
+        let text = self.text.as_bytes();
+        self.index.iter().position(|&(k, v, _)| {
+            let candidate = &text[k as usize..v as usize];
+            candidate.len() == key.len() && candidate.iter().zip(key).all(|(a, b)| a == b)
+        })
     }
 
     pub fn get(&self, key: &str) -> Option<&str> {

@@ -50,6 +50,15 @@ pub trait RequestHandler: Send + Sync + 'static {
     /// Handles one request; `None` for oneway requests or answers sent later.
     fn handle(&self, conn: &Connection, request: RemotingCommand) -> Option<RemotingCommand>;
 
+    /// Called after the requests of one read burst were handled, before their immediate
+    /// answers are sent: the place to make their effects durable as one batch (the broker
+    /// writes the burst's messages to the page cache with one `pwrite`). Returning `false`
+    /// discards the burst's answers and closes the connection: what they acknowledge did
+    /// not happen.
+    fn on_burst_end(&self, _conn: &Connection) -> bool {
+        true
+    }
+
     /// Called once when the connection is established.
     fn on_connected(&self, _conn: &Connection) {}
 
@@ -275,6 +284,7 @@ async fn read_loop<H: RequestHandler>(conn: Connection, mut read_half: OwnedRead
     // Immediate answers to every request of one read are encoded here and handed to the
     // writer as one buffer: one queue operation and one write for a whole pipeline burst.
     let mut answers = BytesMut::new();
+    let mut handled = false;
     'outer: loop {
         // Decode every complete frame already buffered.
         loop {
@@ -287,6 +297,7 @@ async fn read_loop<H: RequestHandler>(conn: Connection, mut read_half: OwnedRead
                     let opaque = cmd.opaque;
                     let oneway = cmd.is_oneway();
                     let serialize_type = cmd.serialize_type;
+                    handled = true;
                     if let Some(mut response) = handler.handle(&conn, cmd) {
                         if !oneway {
                             response.opaque = opaque;
@@ -301,6 +312,13 @@ async fn read_loop<H: RequestHandler>(conn: Connection, mut read_half: OwnedRead
                     tracing::warn!(peer = %conn.peer_addr(), error = %e, "malformed frame; closing the connection");
                     break 'outer;
                 }
+            }
+        }
+        if handled {
+            handled = false;
+            if !handler.on_burst_end(&conn) {
+                tracing::error!(peer = %conn.peer_addr(), "a burst could not be made durable; closing without answering");
+                break;
             }
         }
         if !answers.is_empty() && conn.enqueue_encoded(answers.split().freeze()).is_err() {

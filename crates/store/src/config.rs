@@ -57,6 +57,13 @@ pub struct MessageStoreConfig {
     /// cache and survives a process crash. No effect on SYNC_FLUSH, whose puts are
     /// always written by the flusher and acknowledged after the fsync.
     pub transient_store_pool_enable: bool,
+    /// Not a RocketMQ property: ASYNC_FLUSH puts stay in the write buffer until the caller
+    /// calls [`crate::MessageStore::commit`], which writes everything pending in one `pwrite`.
+    /// The broker commits once per burst of requests read from a connection, before any
+    /// acknowledgement leaves the process, so an acknowledged message is in the page cache
+    /// (it survives a process crash) while a pipelined burst costs one write, not one per
+    /// message. A caller that sets this must commit before it acknowledges.
+    pub deferred_commit: bool,
     /// `fileReservedTime`: hours a CommitLog segment is kept.
     pub file_reserved_time_hours: u64,
     /// `deleteWhen`: hours of day (`"04"`, `"04;05"`) when expired segments are deleted.
@@ -112,6 +119,7 @@ impl Default for MessageStoreConfig {
             flush_interval_consume_queue_ms: 1000,
             sync_flush_timeout_ms: 5000,
             transient_store_pool_enable: false,
+            deferred_commit: false,
             file_reserved_time_hours: 72,
             delete_when: vec![4],
             disk_max_used_space_ratio: 75,

@@ -63,6 +63,21 @@ impl RequestHandler for BrokerHandler {
         }
     }
 
+    fn on_burst_end(&self, _conn: &Connection) -> bool {
+        // The burst's ASYNC_FLUSH sends sit in the store's write buffer: one pwrite puts them
+        // all in the page cache before their acknowledgements are sent.
+        if !self.ctx.store.config().deferred_commit {
+            return true;
+        }
+        match self.ctx.store.commit() {
+            Ok(_) => true,
+            Err(e) => {
+                tracing::error!(error = %e, "commit to the page cache failed; the burst is not acknowledged");
+                false
+            }
+        }
+    }
+
     fn on_closed(&self, conn: &Connection) {
         consumer::channel_closed(&self.ctx, conn);
     }
