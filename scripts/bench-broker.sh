@@ -34,7 +34,7 @@ echo "# host: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), $(date -Is)
 for inflight in 1 16 256; do
     python3 "$PEER_BENCH/cpuwrap.py" "$WORK/broker.pid" -- \
         target/release/mqbench produce -n "127.0.0.1:$NS_PORT" -t Bench --size 500 --inflight "$inflight" --secs "$SECS" \
-        | sed "s/^RESULT produce/RESULT ferromq inflight=$inflight/"
+        | sed "s/^RESULT produce /RESULT ferromq /"
 done
 kill "$(cat "$WORK/broker.pid")" "$(cat "$WORK/ns.pid")" 2>/dev/null || true
 sleep 1
