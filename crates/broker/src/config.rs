@@ -11,13 +11,7 @@ use ferromq_protocol::frame::DEFAULT_MAX_FRAME_BYTES;
 use ferromq_protocol::properties_text;
 use ferromq_store::{BrokerRole, FlushDiskType, MessageStoreConfig};
 
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum ConfigError {
-    #[error("unknown configuration key '{key}'{at}")]
-    UnknownKey { key: String, at: String },
-    #[error("bad value '{value}' for '{key}'{at}: {reason}")]
-    BadValue { key: String, value: String, at: String, reason: String },
-}
+pub use ferromq_protocol::properties_text::ConfigError;
 
 /// Java broker keys with no meaning in ferromq (tokio replaces the thread pools).
 const IGNORED_JAVA_KEYS: &[&str] = &[
@@ -193,23 +187,10 @@ fn split_addrs(v: &str) -> Vec<String> {
     v.split(';').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()
 }
 
+use ferromq_protocol::properties_text::{parse_bool as boolean, parse_value as num};
+
 fn bad(key: &str, value: &str, at: &str, reason: impl Into<String>) -> ConfigError {
-    ConfigError::BadValue { key: key.into(), value: value.into(), at: at.into(), reason: reason.into() }
-}
-
-fn num<T: std::str::FromStr>(key: &str, value: &str, at: &str) -> Result<T, ConfigError>
-where
-    T::Err: std::fmt::Display,
-{
-    value.trim().parse::<T>().map_err(|e| bad(key, value, at, e.to_string()))
-}
-
-fn boolean(key: &str, value: &str, at: &str) -> Result<bool, ConfigError> {
-    match value.trim().to_ascii_lowercase().as_str() {
-        "true" => Ok(true),
-        "false" => Ok(false),
-        _ => Err(bad(key, value, at, "expected true or false")),
-    }
+    ConfigError::bad(key, value, at, reason)
 }
 
 impl BrokerConfig {

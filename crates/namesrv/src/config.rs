@@ -10,13 +10,7 @@ use std::path::PathBuf;
 use ferromq_protocol::frame::DEFAULT_MAX_FRAME_BYTES;
 use ferromq_protocol::properties_text;
 
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum ConfigError {
-    #[error("unknown configuration key '{key}'{at}")]
-    UnknownKey { key: String, at: String },
-    #[error("bad value '{value}' for '{key}'{at}: {reason}")]
-    BadValue { key: String, value: String, at: String, reason: String },
-}
+pub use ferromq_protocol::properties_text::ConfigError;
 
 /// Java NameServer keys that have no meaning in ferromq; accepted and ignored.
 const IGNORED_JAVA_KEYS: &[&str] = &[
@@ -96,30 +90,7 @@ impl Default for NamesrvConfig {
     }
 }
 
-fn parse_value<T: std::str::FromStr>(key: &str, value: &str, at: &str) -> Result<T, ConfigError>
-where
-    T::Err: std::fmt::Display,
-{
-    value.trim().parse::<T>().map_err(|e| ConfigError::BadValue {
-        key: key.to_owned(),
-        value: value.to_owned(),
-        at: at.to_owned(),
-        reason: e.to_string(),
-    })
-}
-
-fn parse_bool(key: &str, value: &str, at: &str) -> Result<bool, ConfigError> {
-    match value.trim().to_ascii_lowercase().as_str() {
-        "true" => Ok(true),
-        "false" => Ok(false),
-        _ => Err(ConfigError::BadValue {
-            key: key.to_owned(),
-            value: value.to_owned(),
-            at: at.to_owned(),
-            reason: "expected true or false".into(),
-        }),
-    }
-}
+use ferromq_protocol::properties_text::{parse_bool, parse_value};
 
 impl NamesrvConfig {
     /// Sets one property; `at` says where it came from, for the error message.

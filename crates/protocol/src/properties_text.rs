@@ -51,6 +51,39 @@ pub fn format<'a>(pairs: impl IntoIterator<Item = (&'a str, String)>) -> String 
     out
 }
 
+/// A configuration key or value that was refused; `at` says where it came from
+/// (`" in broker.conf line 3"`, `" on the command line"`).
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("unknown configuration key '{key}'{at}")]
+    UnknownKey { key: String, at: String },
+    #[error("bad value '{value}' for '{key}'{at}: {reason}")]
+    BadValue { key: String, value: String, at: String, reason: String },
+}
+
+impl ConfigError {
+    pub fn bad(key: &str, value: &str, at: &str, reason: impl Into<String>) -> ConfigError {
+        ConfigError::BadValue { key: key.into(), value: value.into(), at: at.into(), reason: reason.into() }
+    }
+}
+
+/// Parses a number (or anything `FromStr`) for `key`, naming the key in the error.
+pub fn parse_value<T: std::str::FromStr>(key: &str, value: &str, at: &str) -> Result<T, ConfigError>
+where
+    T::Err: std::fmt::Display,
+{
+    value.trim().parse::<T>().map_err(|e| ConfigError::bad(key, value, at, e.to_string()))
+}
+
+/// `true` or `false` (any case), as Java's configuration reads them; anything else is an error.
+pub fn parse_bool(key: &str, value: &str, at: &str) -> Result<bool, ConfigError> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(ConfigError::bad(key, value, at, "expected true or false")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,8 +3,24 @@
 //! percentiles, beside a raw sequential write of the same volume and the fsync latency of
 //! the same disk, then scans the backlog through the ConsumeQueue.
 //!
-//! `cargo run --release -p ferromq-store --bin store-bench -- [--dir D] [--messages N]
-//! [--size BYTES] [--threads T] [--modes async,async-tsp,sync1,sync64,sync1024]`
+//! `cargo run --release -p ferromq-store --features bench-async --bin store-bench --
+//! [--dir D] [--messages N] [--size BYTES] [--threads T] [--burst K] [--rt-threads 1,2]
+//! [--modes async,async-tsp,async-deferred,sync1,sync64,sync1024,sync64-async,sync1024-async]
+//! [--backlog-gb G [--cold]]`
+//!
+//! Modes that drive the store the way the broker does:
+//! - `async-deferred`: ASYNC_FLUSH with `deferred_commit`; each writer appends a burst of
+//!   `--burst` messages, then calls `MessageStore::commit` and only then counts them
+//!   acknowledged (the broker's per-burst commit; latency is put start to commit end).
+//! - `sync64-async`, `sync1024-async` (feature `bench-async`): SYNC_FLUSH writers as tokio
+//!   tasks on a runtime of `--rt-threads` worker threads (one row per value), each looping
+//!   put → `.await` the `PutHandle` (under `syncFlushTimeout`, like the broker's send).
+//!
+//! `--backlog-gb G` writes a G GB backlog (8 queues of one topic, ASYNC_FLUSH with the
+//! broker's deferred commit, 1 GiB segments) and scans it through the ConsumeQueue like a
+//! consumer (batches of 32, round robin over the queues), first warm (as written, page cache
+//! residency reported), then with `--cold` after `sync; echo 3 > /proc/sys/vm/drop_caches`
+//! (needs root). `--modes ''` runs only the backlog.
 
 use std::fs::OpenOptions;
 use std::io::Write;
@@ -21,8 +37,17 @@ struct Args {
     messages: u64,
     size: usize,
     threads: usize,
-    /// Which runs: any of `async`, `sync1`, `sync64`, `sync1024` (default: all).
+    /// Which runs (default: all): `async`, `async-tsp`, `async-deferred`, `sync1`, `sync64`,
+    /// `sync1024`, `sync64-async`, `sync1024-async`.
     modes: Vec<String>,
+    /// `async-deferred` and backlog: messages appended per commit.
+    burst: u64,
+    /// Async modes: tokio worker threads, one row per value.
+    rt_threads: Vec<usize>,
+    /// GB of backlog to write and scan (0: off).
+    backlog_gb: f64,
+    /// Backlog: also scan after dropping the page cache.
+    cold: bool,
 }
 
 fn parse_args() -> Args {
@@ -31,13 +56,36 @@ fn parse_args() -> Args {
         messages: 400_000,
         size: 500,
         threads: 4,
-        modes: ["async", "async-tsp", "sync1", "sync64", "sync1024"].map(String::from).to_vec(),
+        modes: [
+            "async",
+            "async-tsp",
+            "async-deferred",
+            "sync1",
+            "sync64",
+            "sync1024",
+            "sync64-async",
+            "sync1024-async",
+        ]
+        .map(String::from)
+        .to_vec(),
+        burst: 32,
+        rt_threads: vec![1, 2],
+        backlog_gb: 0.0,
+        cold: false,
     };
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
     while i < argv.len() {
         let v = argv.get(i + 1).cloned().unwrap_or_default();
         match argv[i].as_str() {
+            "--cold" => {
+                a.cold = true;
+                i += 1;
+                continue;
+            }
+            "--burst" => a.burst = v.parse().unwrap_or(a.burst).max(1),
+            "--rt-threads" => a.rt_threads = v.split(',').filter_map(|x| x.parse().ok()).collect(),
+            "--backlog-gb" => a.backlog_gb = v.parse().unwrap_or(0.0),
             "--dir" => a.dir = PathBuf::from(v),
             "--messages" => a.messages = v.parse().unwrap_or(a.messages),
             "--size" => a.size = v.parse().unwrap_or(a.size),
@@ -127,79 +175,219 @@ struct RunResult {
     p50_us: f64,
     p99_us: f64,
     p999_us: f64,
+    /// Messages acknowledged.
+    acked: u64,
+    /// Seconds until the last acknowledgement.
+    secs: f64,
 }
 
-fn run(
+type BenchResult<T> = Result<T, Box<dyn std::error::Error>>;
+
+/// How the messages are written.
+#[derive(Clone, Copy)]
+enum Writers {
+    /// One thread per writer, each put blocking on `PutHandle::wait`.
+    Threads(usize),
+    /// Threads each appending a burst of `burst` messages (queues round robin), then
+    /// calling `commit()`; a message is acknowledged when the commit after it returns
+    /// (the broker's per-burst commit with `deferred_commit`).
+    Bursts { writers: usize, burst: u64 },
+    /// Tokio tasks, each put awaiting its `PutHandle` (the broker's SYNC_FLUSH send), on a
+    /// multi-thread runtime of `rt_threads` workers.
+    #[cfg(feature = "bench-async")]
+    Tasks { tasks: usize, rt_threads: usize },
+}
+
+fn open_store(
     dir: &Path,
     flush: FlushDiskType,
-    writers: usize,
-    messages: u64,
-    size: usize,
     write_buffer: bool,
-) -> Result<(RunResult, Arc<MessageStore>), Box<dyn std::error::Error>> {
+    deferred_commit: bool,
+    segment: u64,
+) -> BenchResult<Arc<MessageStore>> {
     let _ = std::fs::remove_dir_all(dir);
     let mut cfg = MessageStoreConfig::with_root(dir);
     cfg.flush_disk_type = flush;
     cfg.transient_store_pool_enable = write_buffer;
-    cfg.mapped_file_size_commit_log = 256 << 20;
+    cfg.deferred_commit = deferred_commit;
+    cfg.mapped_file_size_commit_log = segment;
     cfg.message_index_enable = true;
     let store = Arc::new(MessageStore::open(cfg)?);
     store.start()?;
+    Ok(store)
+}
+
+fn template(size: usize) -> PutMessage {
     let body = vec![b'x'; size.saturating_sub(120).max(1)];
-    let template = PutMessage::new("BenchTopic", 0, body).with_properties([("TAGS", "bench")]);
+    PutMessage::new("BenchTopic", 0, body).with_properties([("TAGS", "bench")])
+}
+
+/// Writes `messages` messages; returns each acknowledged message's latency (ns).
+fn drive(store: &Arc<MessageStore>, writers: Writers, messages: u64, size: usize) -> BenchResult<Vec<u64>> {
+    let template = template(size);
     let next = Arc::new(AtomicU64::new(0));
-    let cpu0 = cpu_now();
-    let start = Instant::now();
+    let (n, burst) = match writers {
+        Writers::Threads(n) => (n, None),
+        Writers::Bursts { writers, burst } => (writers, Some(burst)),
+        #[cfg(feature = "bench-async")]
+        Writers::Tasks { tasks, rt_threads } => {
+            return drive_tasks(store, tasks, rt_threads, messages, &template);
+        }
+    };
     let mut handles = Vec::new();
-    for w in 0..writers {
+    for w in 0..n {
         let (store, next) = (store.clone(), next.clone());
         let mut m = template.clone();
         m.queue_id = (w % 8) as i32;
-        handles.push(std::thread::Builder::new().stack_size(256 * 1024).spawn(move || {
+        let body = move || -> Vec<u64> {
             let mut lat = Vec::new();
+            if let Some(burst) = burst {
+                let mut starts = Vec::with_capacity(burst as usize);
+                loop {
+                    let first = next.fetch_add(burst, Ordering::Relaxed);
+                    if first >= messages {
+                        return lat;
+                    }
+                    starts.clear();
+                    for i in first..(first + burst).min(messages) {
+                        m.queue_id = (i % 8) as i32;
+                        let t = Instant::now();
+                        if let Err(e) = store.put_message(m.clone()) {
+                            eprintln!("put failed: {e}");
+                            return lat;
+                        }
+                        starts.push(t);
+                    }
+                    if let Err(e) = store.commit() {
+                        eprintln!("commit failed: {e}");
+                        return lat;
+                    }
+                    let done = Instant::now();
+                    lat.extend(starts.iter().map(|t| (done - *t).as_nanos() as u64));
+                }
+            }
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 if i >= messages {
-                    break;
+                    return lat;
                 }
                 let t = Instant::now();
                 match store.put_message(m.clone()).and_then(|h| h.wait()) {
                     Ok(_) => lat.push(t.elapsed().as_nanos() as u64),
                     Err(e) => {
                         eprintln!("put failed: {e}");
-                        break;
+                        return lat;
                     }
                 }
             }
-            lat
-        })?);
+        };
+        handles.push(std::thread::Builder::new().stack_size(256 * 1024).spawn(body)?);
     }
     let mut lat: Vec<u64> = Vec::new();
     for h in handles {
         lat.extend(h.join().unwrap_or_default());
     }
+    Ok(lat)
+}
+
+#[cfg(feature = "bench-async")]
+fn drive_tasks(
+    store: &Arc<MessageStore>,
+    tasks: usize,
+    rt_threads: usize,
+    messages: u64,
+    template: &PutMessage,
+) -> BenchResult<Vec<u64>> {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(rt_threads).enable_time().build()?;
+    let timeout = Duration::from_millis(store.config().sync_flush_timeout_ms);
+    let next = Arc::new(AtomicU64::new(0));
+    let lat = rt.block_on(async {
+        let mut handles = Vec::new();
+        for w in 0..tasks {
+            let (store, next) = (store.clone(), next.clone());
+            let mut m = template.clone();
+            m.queue_id = (w % 8) as i32;
+            handles.push(tokio::spawn(async move {
+                let mut lat = Vec::new();
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= messages {
+                        return lat;
+                    }
+                    let t = Instant::now();
+                    let handle = match store.put_message(m.clone()) {
+                        Ok(h) => h,
+                        Err(e) => {
+                            eprintln!("put failed: {e}");
+                            return lat;
+                        }
+                    };
+                    // As the broker's send: the handle under syncFlushTimeout.
+                    match tokio::time::timeout(timeout, handle).await {
+                        Ok(Ok(_)) => lat.push(t.elapsed().as_nanos() as u64),
+                        Ok(Err(e)) => {
+                            eprintln!("put failed: {e}");
+                            return lat;
+                        }
+                        Err(_) => {
+                            eprintln!("flush timed out (FLUSH_DISK_TIMEOUT)");
+                            return lat;
+                        }
+                    }
+                }
+            }));
+        }
+        let mut lat: Vec<u64> = Vec::new();
+        for h in handles {
+            lat.extend(h.await.unwrap_or_default());
+        }
+        lat
+    });
+    Ok(lat)
+}
+
+/// Runs `writers` against `store` and measures until the last message is dispatched.
+fn measure(store: &MessageStore, run: impl FnOnce() -> BenchResult<Vec<u64>>) -> BenchResult<RunResult> {
+    let cpu0 = cpu_now();
+    let start = Instant::now();
+    let mut lat = run()?;
     let secs = start.elapsed().as_secs_f64();
     // Appended is not yet consumable: also time until the dispatcher has caught up.
-    store.wait_dispatched(store.max_phy_offset(), Duration::from_secs(120));
+    if !store.wait_dispatched(store.max_phy_offset(), Duration::from_secs(600)) {
+        eprintln!("dispatcher did not catch up within 600 s");
+    }
     let dispatched_secs = start.elapsed().as_secs_f64();
     let cpu1 = cpu_now();
     let own_cores = (cpu1.1 - cpu0.1) / dispatched_secs;
     let other_cores = ((cpu1.0 - cpu0.0) - (cpu1.1 - cpu0.1)).max(0.0) / dispatched_secs;
     lat.sort_unstable();
     let bytes = store.max_phy_offset() as f64;
-    Ok((
-        RunResult {
-            own_cores,
-            other_cores,
-            dispatched_msgs_per_s: lat.len() as f64 / dispatched_secs,
-            msgs_per_s: lat.len() as f64 / secs,
-            mb_per_s: bytes / secs / 1e6,
-            p50_us: pct(&lat, 0.5),
-            p99_us: pct(&lat, 0.99),
-            p999_us: pct(&lat, 0.999),
-        },
-        store,
-    ))
+    Ok(RunResult {
+        own_cores,
+        other_cores,
+        dispatched_msgs_per_s: lat.len() as f64 / dispatched_secs,
+        msgs_per_s: lat.len() as f64 / secs,
+        mb_per_s: bytes / secs / 1e6,
+        p50_us: pct(&lat, 0.5),
+        p99_us: pct(&lat, 0.99),
+        p999_us: pct(&lat, 0.999),
+        acked: lat.len() as u64,
+        secs,
+    })
+}
+
+fn run(
+    dir: &Path,
+    flush: FlushDiskType,
+    writers: Writers,
+    messages: u64,
+    size: usize,
+    write_buffer: bool,
+) -> BenchResult<(RunResult, Arc<MessageStore>)> {
+    let deferred = matches!(writers, Writers::Bursts { .. });
+    let store = open_store(dir, flush, write_buffer, deferred, 256 << 20)?;
+    let r = measure(&store, || drive(&store, writers, messages, size))?;
+    Ok((r, store))
 }
 
 fn scan(store: &MessageStore) -> (f64, u64) {
@@ -219,7 +407,141 @@ fn scan(store: &MessageStore) -> (f64, u64) {
     (n as f64 / start.elapsed().as_secs_f64(), n)
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+struct ScanResult {
+    msgs_per_s: f64,
+    mb_per_s: f64,
+    msgs: u64,
+    pulls: u64,
+    secs: f64,
+    own_cores: f64,
+    other_cores: f64,
+}
+
+/// A consumer of every queue of the topic: pulls of `batch` messages, round robin over the
+/// queues (as a push consumer's pull requests take turns), until every queue is drained.
+fn scan_round_robin(store: &MessageStore, queues: i32, batch: usize) -> BenchResult<ScanResult> {
+    let mut offs: Vec<i64> = (0..queues).map(|q| store.get_min_offset_in_queue("BenchTopic", q)).collect();
+    let mut live: Vec<bool> = vec![true; offs.len()];
+    let (mut n, mut pulls, mut bytes) = (0u64, 0u64, 0u64);
+    let cpu0 = cpu_now();
+    let start = Instant::now();
+    while live.iter().any(|l| *l) {
+        for (q, off) in offs.iter_mut().enumerate() {
+            if !live[q] {
+                continue;
+            }
+            let r = store.get_message("g", "BenchTopic", q as i32, *off, batch, None)?;
+            pulls += 1;
+            n += r.messages.len() as u64;
+            bytes += r.buffer_total_size as u64;
+            if r.next_begin_offset <= *off {
+                live[q] = false;
+            }
+            *off = r.next_begin_offset;
+        }
+    }
+    let secs = start.elapsed().as_secs_f64();
+    let cpu1 = cpu_now();
+    Ok(ScanResult {
+        msgs_per_s: n as f64 / secs,
+        mb_per_s: bytes as f64 / secs / 1e6,
+        msgs: n,
+        pulls,
+        secs,
+        own_cores: (cpu1.1 - cpu0.1) / secs,
+        other_cores: ((cpu1.0 - cpu0.0) - (cpu1.1 - cpu0.1)).max(0.0) / secs,
+    })
+}
+
+/// Bytes of the files in `dir` and how many of them are in the page cache (`fincore`).
+fn residency(dir: &Path) -> Option<(u64, u64)> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file())
+        .collect();
+    files.sort();
+    let out = std::process::Command::new("fincore")
+        .args(["--bytes", "--noheadings", "--raw", "--output", "RES,SIZE"])
+        .args(&files)
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    let (mut res, mut size) = (0u64, 0u64);
+    for l in String::from_utf8_lossy(&out.stdout).lines() {
+        let mut f = l.split_whitespace().map(|x| x.parse::<u64>().unwrap_or(0));
+        res += f.next().unwrap_or(0);
+        size += f.next().unwrap_or(0);
+    }
+    Some((res, size))
+}
+
+fn residency_note(dir: &Path) -> String {
+    match residency(&dir.join("commitlog")) {
+        Some((res, size)) => format!(
+            "{:.1} of {:.1} GB of CommitLog in page cache ({:.0} %)",
+            res as f64 / 1e9,
+            size as f64 / 1e9,
+            res as f64 / size.max(1) as f64 * 100.0
+        ),
+        None => "page cache residency unknown (no fincore)".to_string(),
+    }
+}
+
+fn drop_caches() -> std::io::Result<()> {
+    std::process::Command::new("sync").status()?;
+    std::fs::write("/proc/sys/vm/drop_caches", "3")
+}
+
+fn backlog(a: &Args, out: &mut std::io::Stdout) -> BenchResult<()> {
+    let dir = a.dir.join("backlog");
+    let messages = (a.backlog_gb * 1e9 / a.size as f64) as u64;
+    let writers = Writers::Bursts { writers: a.threads, burst: a.burst };
+    writeln!(
+        out,
+        "backlog: {messages} msgs of {} bytes, 8 queues, ASYNC_FLUSH deferred commit, {} writers x bursts of {}, 1 GiB segments",
+        a.size, a.threads, a.burst
+    )?;
+    let store = open_store(&dir, FlushDiskType::AsyncFlush, false, true, 1 << 30)?;
+    let w = measure(&store, || drive(&store, writers, messages, a.size))?;
+    writeln!(
+        out,
+        "  write: {:.0} msgs/s, {:.1} MB/s acknowledged ({} msgs in {:.1} s); {:.0} msgs/s dispatched; p50 {:.1} us p99 {:.1} us p99.9 {:.1} us; cores {:.2} other {:.2}",
+        w.msgs_per_s, w.mb_per_s, w.acked, w.secs, w.dispatched_msgs_per_s, w.p50_us, w.p99_us, w.p999_us,
+        w.own_cores, w.other_cores
+    )?;
+    let t = Instant::now();
+    store.flush()?;
+    writeln!(out, "  flush (fdatasync) of the backlog: {:.1} s", t.elapsed().as_secs_f64())?;
+    let mut scans = vec![("warm", residency_note(&dir))];
+    if a.cold {
+        scans.push(("cold", String::new()));
+    }
+    for (what, mut note) in scans {
+        if what == "cold" {
+            if let Err(e) = drop_caches() {
+                writeln!(out, "  cold scan skipped: cannot drop the page cache ({e})")?;
+                continue;
+            }
+            note = residency_note(&dir);
+        }
+        let s = scan_round_robin(&store, 8, 32)?;
+        writeln!(
+            out,
+            "  scan ({what}; {note}): {:.0} msgs/s, {:.1} MB/s ({} msgs, {} pulls of <= 32, {:.1} s); cores {:.2} other {:.2}; vs write: {:.0} %",
+            s.msgs_per_s, s.mb_per_s, s.msgs, s.pulls, s.secs, s.own_cores, s.other_cores,
+            s.msgs_per_s / w.msgs_per_s * 100.0
+        )?;
+    }
+    store.shutdown()?;
+    drop(store);
+    std::fs::remove_dir_all(&dir)?;
+    Ok(())
+}
+
+fn main() -> BenchResult<()> {
     let a = parse_args();
     std::fs::create_dir_all(&a.dir)?;
     let volume = a.messages * a.size as u64;
@@ -251,19 +573,27 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
     };
     let want = |m: &str| a.modes.iter().any(|x| x == m);
-    let mut asyncr = None;
+    // ASYNC figures the SYNC 1,024 rows are compared with: (name, msgs/s).
+    let mut async_refs: Vec<(String, f64)> = Vec::new();
     let mut async_lines = Vec::new();
-    for (mode, wb) in [("async", false), ("async-tsp", true)] {
+    for mode in ["async", "async-tsp", "async-deferred"] {
         if !want(mode) {
             continue;
         }
-        let name = if wb {
-            format!("ASYNC_FLUSH {} writers, transientStorePoolEnable", a.threads)
-        } else {
-            format!("ASYNC_FLUSH {} writers", a.threads)
+        let (name, writers, wb) = match mode {
+            "async" => (format!("ASYNC_FLUSH {} writers", a.threads), Writers::Threads(a.threads), false),
+            "async-tsp" => (
+                format!("ASYNC_FLUSH {} writers, transientStorePoolEnable", a.threads),
+                Writers::Threads(a.threads),
+                true,
+            ),
+            _ => (
+                format!("ASYNC_FLUSH {} writers, deferred commit/{}", a.threads, a.burst),
+                Writers::Bursts { writers: a.threads, burst: a.burst },
+                false,
+            ),
         };
-        let (r, store) =
-            run(&a.dir.join(mode), FlushDiskType::AsyncFlush, a.threads, a.messages, a.size, wb)?;
+        let (r, store) = run(&a.dir.join(mode), FlushDiskType::AsyncFlush, writers, a.messages, a.size, wb)?;
         line(&mut out, &name, &r)?;
         let (rate, n) = scan(&store);
         writeln!(
@@ -273,25 +603,47 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         )?;
         store.shutdown()?;
         drop(store);
-        async_lines.push((name, r.mb_per_s / raw * 100.0));
+        async_lines.push((name.clone(), r.mb_per_s / raw * 100.0));
         if !wb {
-            asyncr = Some(r);
+            async_refs.push((name, r.msgs_per_s));
         }
     }
     let sync_msgs = (a.messages / 4).max(1000);
+    let mut sync_runs: Vec<(String, usize, Writers)> = Vec::new();
     for writers in [1usize, 64, 1024] {
-        if !want(&format!("sync{writers}")) {
+        if want(&format!("sync{writers}")) {
+            sync_runs.push((format!("SYNC_FLUSH {writers} writers"), writers, Writers::Threads(writers)));
+        }
+    }
+    for writers in [64usize, 1024] {
+        let mode = format!("sync{writers}-async");
+        if !want(&mode) {
             continue;
         }
+        #[cfg(feature = "bench-async")]
+        for &rt_threads in &a.rt_threads {
+            sync_runs.push((
+                format!(
+                    "SYNC_FLUSH {writers} tasks, {rt_threads} rt thread{}",
+                    if rt_threads == 1 { "" } else { "s" }
+                ),
+                writers,
+                Writers::Tasks { tasks: writers, rt_threads },
+            ));
+        }
+        #[cfg(not(feature = "bench-async"))]
+        writeln!(out, "{mode}: skipped, build with --features bench-async")?;
+    }
+    for (name, writers, how) in sync_runs {
         let (r, store) = run(
             &a.dir.join(format!("sync{writers}")),
             FlushDiskType::SyncFlush,
-            writers,
+            how,
             sync_msgs,
             a.size,
             false,
         )?;
-        line(&mut out, &format!("SYNC_FLUSH {writers} writers"), &r)?;
+        line(&mut out, &name, &r)?;
         if writers == 64 {
             let ideal = 64.0 / (fsync_us / 1e6);
             writeln!(
@@ -300,13 +652,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 r.msgs_per_s / ideal * 100.0
             )?;
         }
-        if let (1024, Some(ar)) = (writers, &asyncr) {
-            writeln!(out, "  vs ASYNC_FLUSH: {:.0} %", r.msgs_per_s / ar.msgs_per_s * 100.0)?;
+        if writers == 1024 {
+            for (aname, amsgs) in &async_refs {
+                writeln!(out, "  vs {aname}: {:.0} %", r.msgs_per_s / amsgs * 100.0)?;
+            }
         }
         store.shutdown()?;
     }
     for (name, pct) in async_lines {
         writeln!(out, "{name} vs raw write bandwidth: {pct:.0} %")?;
+    }
+    if a.backlog_gb > 0.0 {
+        backlog(&a, &mut out)?;
     }
     std::fs::remove_dir_all(&a.dir)?;
     Ok(())
