@@ -6,12 +6,13 @@
 //! `cargo run --release -p ferromq-store --features bench-async --bin store-bench --
 //! [--dir D] [--messages N] [--size BYTES] [--threads T] [--burst K] [--rt-threads 1,2]
 //! [--modes async,async-tsp,async-deferred,sync1,sync64,sync1024,sync64-async,sync1024-async]
-//! [--backlog-gb G [--cold]]`
+//! [--backlog-gb G [--cold] [--backlog-segment-mb 1024]]`
 //!
 //! Modes that drive the store the way the broker does:
 //! - `async-deferred`: ASYNC_FLUSH with `deferred_commit`; each writer appends a burst of
 //!   `--burst` messages, then calls `MessageStore::commit` and only then counts them
 //!   acknowledged (the broker's per-burst commit; latency is put start to commit end).
+//!   Each writer writes to its own queue, as in the thread rows.
 //! - `sync64-async`, `sync1024-async` (feature `bench-async`): SYNC_FLUSH writers as tokio
 //!   tasks on a runtime of `--rt-threads` worker threads (one row per value), each looping
 //!   put → `.await` the `PutHandle` (under `syncFlushTimeout`, like the broker's send).
@@ -48,6 +49,8 @@ struct Args {
     backlog_gb: f64,
     /// Backlog: also scan after dropping the page cache.
     cold: bool,
+    /// Backlog: CommitLog segment size in MiB (1 GiB, RocketMQ's default).
+    backlog_segment_mb: u64,
 }
 
 fn parse_args() -> Args {
@@ -72,6 +75,7 @@ fn parse_args() -> Args {
         rt_threads: vec![1, 2],
         backlog_gb: 0.0,
         cold: false,
+        backlog_segment_mb: 1024,
     };
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -86,6 +90,7 @@ fn parse_args() -> Args {
             "--burst" => a.burst = v.parse().unwrap_or(a.burst).max(1),
             "--rt-threads" => a.rt_threads = v.split(',').filter_map(|x| x.parse().ok()).collect(),
             "--backlog-gb" => a.backlog_gb = v.parse().unwrap_or(0.0),
+            "--backlog-segment-mb" => a.backlog_segment_mb = v.parse().unwrap_or(1024).max(1),
             "--dir" => a.dir = PathBuf::from(v),
             "--messages" => a.messages = v.parse().unwrap_or(a.messages),
             "--size" => a.size = v.parse().unwrap_or(a.size),
@@ -188,10 +193,11 @@ type BenchResult<T> = Result<T, Box<dyn std::error::Error>>;
 enum Writers {
     /// One thread per writer, each put blocking on `PutHandle::wait`.
     Threads(usize),
-    /// Threads each appending a burst of `burst` messages (queues round robin), then
+    /// Threads each appending a burst of `burst` messages, then
     /// calling `commit()`; a message is acknowledged when the commit after it returns
     /// (the broker's per-burst commit with `deferred_commit`).
-    Bursts { writers: usize, burst: u64 },
+    /// `spread`: each message to the next queue (round robin), else each writer to its own.
+    Bursts { writers: usize, burst: u64, spread: bool },
     /// Tokio tasks, each put awaiting its `PutHandle` (the broker's SYNC_FLUSH send), on a
     /// multi-thread runtime of `rt_threads` workers.
     #[cfg(feature = "bench-async")]
@@ -228,7 +234,7 @@ fn drive(store: &Arc<MessageStore>, writers: Writers, messages: u64, size: usize
     let next = Arc::new(AtomicU64::new(0));
     let (n, burst) = match writers {
         Writers::Threads(n) => (n, None),
-        Writers::Bursts { writers, burst } => (writers, Some(burst)),
+        Writers::Bursts { writers, burst, spread } => (writers, Some((burst, spread))),
         #[cfg(feature = "bench-async")]
         Writers::Tasks { tasks, rt_threads } => {
             return drive_tasks(store, tasks, rt_threads, messages, &template);
@@ -241,7 +247,7 @@ fn drive(store: &Arc<MessageStore>, writers: Writers, messages: u64, size: usize
         m.queue_id = (w % 8) as i32;
         let body = move || -> Vec<u64> {
             let mut lat = Vec::new();
-            if let Some(burst) = burst {
+            if let Some((burst, spread)) = burst {
                 let mut starts = Vec::with_capacity(burst as usize);
                 loop {
                     let first = next.fetch_add(burst, Ordering::Relaxed);
@@ -250,7 +256,9 @@ fn drive(store: &Arc<MessageStore>, writers: Writers, messages: u64, size: usize
                     }
                     starts.clear();
                     for i in first..(first + burst).min(messages) {
-                        m.queue_id = (i % 8) as i32;
+                        if spread {
+                            m.queue_id = (i % 8) as i32;
+                        }
                         let t = Instant::now();
                         if let Err(e) = store.put_message(m.clone()) {
                             eprintln!("put failed: {e}");
@@ -478,13 +486,15 @@ fn residency(dir: &Path) -> Option<(u64, u64)> {
     Some((res, size))
 }
 
-fn residency_note(dir: &Path) -> String {
+/// How much of the CommitLog's `written` bytes are in the page cache (the preallocated next
+/// segment is counted in the files' size, not in `written`).
+fn residency_note(dir: &Path, written: u64) -> String {
     match residency(&dir.join("commitlog")) {
-        Some((res, size)) => format!(
-            "{:.1} of {:.1} GB of CommitLog in page cache ({:.0} %)",
+        Some((res, _)) => format!(
+            "{:.2} GB of the {:.2} GB CommitLog in page cache ({:.0} %)",
             res as f64 / 1e9,
-            size as f64 / 1e9,
-            res as f64 / size.max(1) as f64 * 100.0
+            written as f64 / 1e9,
+            (res as f64 / written.max(1) as f64 * 100.0).min(100.0)
         ),
         None => "page cache residency unknown (no fincore)".to_string(),
     }
@@ -498,13 +508,13 @@ fn drop_caches() -> std::io::Result<()> {
 fn backlog(a: &Args, out: &mut std::io::Stdout) -> BenchResult<()> {
     let dir = a.dir.join("backlog");
     let messages = (a.backlog_gb * 1e9 / a.size as f64) as u64;
-    let writers = Writers::Bursts { writers: a.threads, burst: a.burst };
+    let writers = Writers::Bursts { writers: a.threads, burst: a.burst, spread: true };
     writeln!(
         out,
-        "backlog: {messages} msgs of {} bytes, 8 queues, ASYNC_FLUSH deferred commit, {} writers x bursts of {}, 1 GiB segments",
-        a.size, a.threads, a.burst
+        "backlog: {messages} msgs of {} bytes, 8 queues, ASYNC_FLUSH deferred commit, {} writers x bursts of {}, {} MiB segments",
+        a.size, a.threads, a.burst, a.backlog_segment_mb
     )?;
-    let store = open_store(&dir, FlushDiskType::AsyncFlush, false, true, 1 << 30)?;
+    let store = open_store(&dir, FlushDiskType::AsyncFlush, false, true, a.backlog_segment_mb << 20)?;
     let w = measure(&store, || drive(&store, writers, messages, a.size))?;
     writeln!(
         out,
@@ -515,7 +525,7 @@ fn backlog(a: &Args, out: &mut std::io::Stdout) -> BenchResult<()> {
     let t = Instant::now();
     store.flush()?;
     writeln!(out, "  flush (fdatasync) of the backlog: {:.1} s", t.elapsed().as_secs_f64())?;
-    let mut scans = vec![("warm", residency_note(&dir))];
+    let mut scans = vec![("warm", residency_note(&dir, store.max_phy_offset()))];
     if a.cold {
         scans.push(("cold", String::new()));
     }
@@ -525,7 +535,7 @@ fn backlog(a: &Args, out: &mut std::io::Stdout) -> BenchResult<()> {
                 writeln!(out, "  cold scan skipped: cannot drop the page cache ({e})")?;
                 continue;
             }
-            note = residency_note(&dir);
+            note = residency_note(&dir, store.max_phy_offset());
         }
         let s = scan_round_robin(&store, 8, 32)?;
         writeln!(
@@ -589,7 +599,7 @@ fn main() -> BenchResult<()> {
             ),
             _ => (
                 format!("ASYNC_FLUSH {} writers, deferred commit/{}", a.threads, a.burst),
-                Writers::Bursts { writers: a.threads, burst: a.burst },
+                Writers::Bursts { writers: a.threads, burst: a.burst, spread: false },
                 false,
             ),
         };
