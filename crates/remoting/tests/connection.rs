@@ -162,3 +162,31 @@ async fn connect_errors_are_reported() {
         .unwrap_err();
     assert!(matches!(err, RemotingError::Connect { .. }), "{err}");
 }
+
+/// Thousands of concurrent connections to one server, each with a request in flight.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_thousand_connections_each_served() {
+    let (s, _) = server().await;
+    let addr = s.local_addr();
+    let mut conns = Vec::new();
+    for _ in 0..2000 {
+        conns.push(client(addr).await);
+    }
+    let mut tasks = Vec::new();
+    for (i, conn) in conns.iter().enumerate() {
+        let conn = conn.clone();
+        tasks.push(tokio::spawn(async move {
+            let resp = conn
+                .invoke(RemotingCommand::request(10).with_body((i as u32).to_be_bytes().to_vec()), T)
+                .await
+                .unwrap();
+            assert_eq!(&resp.body[..], &(i as u32).to_be_bytes());
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    for c in &conns {
+        c.close();
+    }
+}
