@@ -20,7 +20,6 @@
 //!
 //! Invariant: the pending chunks cover exactly `[written, append_pos)`, in order.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -29,6 +28,7 @@ use bytes::{Bytes, BytesMut};
 use parking_lot::{Condvar, Mutex, RwLock};
 
 use crate::error::{Result, StoreError};
+use crate::fasthash::FastMap;
 use crate::flush::{AppendResult, FlushWatch};
 use crate::record::{self, Peeked, PutMessage, END_FILE_MIN_BLANK_LENGTH};
 use crate::segment::{list_segment_files, sync_dir, Segment};
@@ -41,7 +41,7 @@ const SPARE_BUFFER_MAX: usize = 4 << 20;
 /// Rounds a committing thread makes while other writers keep appending.
 const COMMIT_ROUNDS: usize = 4;
 
-type QueueTable = HashMap<String, HashMap<i32, i64>>;
+pub(crate) type QueueTable = FastMap<String, FastMap<i32, i64>>;
 
 struct Chunk {
     seg: Arc<Segment>,
@@ -203,7 +203,7 @@ impl CommitLog {
                 tail,
                 pending: Vec::new(),
                 spare: Vec::new(),
-                queue_table: HashMap::new(),
+                queue_table: QueueTable::default(),
                 last_store_ts: last_ts,
             }),
             commit_lock: Mutex::new(()),
@@ -375,8 +375,9 @@ impl CommitLog {
                     q.insert(first.queue_id, queue_offset);
                 }
                 None => {
-                    st.queue_table
-                        .insert(first.topic.clone(), HashMap::from([(first.queue_id, queue_offset)]));
+                    let mut q = FastMap::default();
+                    q.insert(first.queue_id, queue_offset);
+                    st.queue_table.insert(first.topic.clone(), q);
                 }
             }
         }

@@ -219,7 +219,15 @@ impl FlushWatch {
         }
     }
 
-    fn poll_durable(&self, end: u64, cx: &mut Context<'_>) -> Poll<Result<WaitOutcome>> {
+    /// `registered`: whether an earlier poll of the same future registered a waker (then
+    /// it is looked up and refreshed; a first poll just pushes, in O(1) — with a thousand
+    /// waiting futures a scan per registration would cost more than the rest of a put).
+    fn poll_durable(
+        &self,
+        end: u64,
+        registered: &mut bool,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<WaitOutcome>> {
         if self.flushed() >= end {
             return Poll::Ready(Ok(WaitOutcome::Durable));
         }
@@ -228,12 +236,14 @@ impl FlushWatch {
             return Poll::Ready(r);
         }
         let w = cx.waker();
-        if let Some(slot) = st.wakers.iter_mut().rev().find(|(_, x)| x.will_wake(w)) {
-            slot.0 = end;
-        } else {
-            st.wakers.push((end, w.clone()));
-            self.registered(&mut st);
+        // Polled again with a different waker (the task moved): register that one too; the
+        // stale one only costs a spurious wake-up and goes with the advance.
+        if *registered && st.wakers.iter().rev().any(|(e, x)| *e == end && x.will_wake(w)) {
+            return Poll::Pending;
         }
+        st.wakers.push((end, w.clone()));
+        *registered = true;
+        self.registered(&mut st);
         Poll::Pending
     }
 
@@ -302,15 +312,17 @@ pub struct PutHandle {
     append: AppendResult,
     watch: Option<Arc<FlushWatch>>,
     timeout: Duration,
+    /// A poll has registered this future's waker with the watch.
+    registered: bool,
 }
 
 impl PutHandle {
     pub(crate) fn ready(append: AppendResult) -> Self {
-        PutHandle { append, watch: None, timeout: Duration::ZERO }
+        PutHandle { append, watch: None, timeout: Duration::ZERO, registered: false }
     }
 
     pub(crate) fn waiting(append: AppendResult, watch: Arc<FlushWatch>, timeout: Duration) -> Self {
-        PutHandle { append, watch: Some(watch), timeout }
+        PutHandle { append, watch: Some(watch), timeout, registered: false }
     }
 
     /// True when nothing is left to wait for (ASYNC_FLUSH, or `WAIT=false`): the append
@@ -343,7 +355,7 @@ impl Future for PutHandle {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
         if let Some(w) = &this.watch {
-            match w.poll_durable(this.append.end_offset(), cx) {
+            match w.poll_durable(this.append.end_offset(), &mut this.registered, cx) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
                 Poll::Ready(Ok(_)) => {}

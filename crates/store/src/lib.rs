@@ -15,6 +15,7 @@ mod commitlog;
 pub mod config;
 mod consume_queue;
 mod error;
+mod fasthash;
 mod flush;
 mod index;
 mod record;

@@ -27,6 +27,7 @@ use crate::commitlog::{CommitLog, CommitLogRecovery};
 use crate::config::{BrokerRole, FlushDiskType, MessageStoreConfig};
 use crate::consume_queue::{ConsumeQueue, CqEntry, PutOutcome};
 use crate::error::{Result, StoreError};
+use crate::fasthash::FastMap;
 use crate::flush::PutHandle;
 use crate::index::IndexService;
 use crate::record::{self, Peeked, PutMessage};
@@ -39,10 +40,14 @@ const REPUT_CHUNK: usize = 4 << 20;
 const WRITE_BUFFER_MAX: u64 = 8 << 20;
 /// Longest the SYNC_FLUSH flusher waits for writers to gather before an fsync.
 const MAX_GATHER: Duration = Duration::from_millis(2);
+/// `get_message` reads picked records with one `pread` when the bytes between them are at
+/// most READ_GAP_MAX and the read at most READ_SPAN_MAX.
+const READ_GAP_MAX: u64 = 16 << 10;
+const READ_SPAN_MAX: u64 = 64 << 10;
 /// Upper bound on messages returned by one `query_message` (RocketMQ's maxMsgsNumBatch).
 const QUERY_MAX: usize = 64;
 
-type QueueMap = HashMap<String, HashMap<i32, Arc<ConsumeQueue>>>;
+type QueueMap = FastMap<String, FastMap<i32, Arc<ConsumeQueue>>>;
 
 /// How full the disk holding the store is. The default uses `statvfs`; tests plug in
 /// their own to simulate a filling disk.
@@ -826,7 +831,7 @@ fn load_consume_queues(
     cl_end: u64,
 ) -> Result<(QueueMap, bool)> {
     std::fs::create_dir_all(root).map_err(|e| StoreError::io(root, e))?;
-    let mut out: QueueMap = HashMap::new();
+    let mut out: QueueMap = QueueMap::default();
     let mut damaged = false;
     for topic_entry in std::fs::read_dir(root).map_err(|e| StoreError::io(root, e))? {
         let topic_entry = topic_entry.map_err(|e| StoreError::io(root, e))?;
@@ -922,7 +927,7 @@ impl Inner {
     }
 
     fn recover_queue_table(&self) {
-        let mut table: HashMap<String, HashMap<i32, i64>> = HashMap::new();
+        let mut table = crate::commitlog::QueueTable::default();
         for cq in self.all_cqs() {
             table.entry(cq.topic().to_string()).or_default().insert(cq.queue_id(), cq.max_offset());
         }
@@ -970,6 +975,7 @@ impl Inner {
         let mut gaps = 0;
         let mut from = self.dispatched.load(Ordering::Acquire);
         let mut window = REPUT_CHUNK;
+        let mut buf: Vec<u8> = Vec::new();
         while from < target {
             let cl_min = self.commitlog.min_offset();
             if from < cl_min {
@@ -981,8 +987,11 @@ impl Inner {
             };
             let end = target.min(seg.end());
             let len = ((end - from) as usize).min(window);
-            let mut buf = vec![0u8; len];
+            // One buffer per call, reused chunk after chunk (zeroed only where it grows).
+            buf.resize(len, 0);
             seg.read_at(from - seg.start(), &mut buf)?;
+            // The index's "now", once per chunk rather than a clock read per message.
+            let now_ms = self.clock.now_ms();
             let mut off = 0usize;
             let mut notes: Vec<(Arc<ConsumeQueue>, i64, i64, i64)> = Vec::new();
             let mut touched: Vec<Arc<ConsumeQueue>> = Vec::new();
@@ -1023,7 +1032,7 @@ impl Inner {
                                     record::index_keys(&msg),
                                     pos,
                                     msg.store_timestamp,
-                                    self.clock.now_ms(),
+                                    now_ms,
                                 )?;
                             }
                         }
@@ -1262,7 +1271,11 @@ impl Inner {
         let cfg = &self.config;
         let max_msgs = max_msgs.max(1);
         let scan_entries = (cfg.max_filter_message_count.max(max_msgs as u64 * 20) / 20) as usize;
-        let entries = cq.entries(offset, scan_entries)?;
+        // ConsumeQueue entries are read in chunks as the picking needs them: a pull of 32
+        // should not read and decode the 800 entries `maxFilterMessageCount` allows.
+        let mut chunk_len = max_msgs.min(scan_entries).max(1);
+        let mut base = 0usize;
+        let mut entries = cq.entries(offset, chunk_len)?;
         let cl_max = self.commitlog.written();
         let cl_min = self.commitlog.min_offset();
         let memory = self.memory_bytes / 100 * u64::from(cfg.access_message_in_memory_max_ratio);
@@ -1278,50 +1291,74 @@ impl Inner {
         let mut scanned = 0usize;
         let mut max_phy_pulling = 0;
         let mut next_phy_file_start: Option<u64> = None;
-        for (i, slot) in entries.iter().enumerate() {
-            scanned = i;
-            let Some(e) = slot else {
-                if picked.is_empty() {
-                    r.status = GetMessageStatus::OffsetFoundNull;
-                }
-                scanned = i + 1;
-                continue;
-            };
-            max_phy_pulling = e.phy_offset;
-            if next_phy_file_start.is_some_and(|s| e.phy_offset < s) {
-                scanned = i + 1;
-                continue;
-            }
-            if e.phy_offset < cl_min || e.phy_end() > cl_max {
-                if picked.is_empty() {
-                    r.status = GetMessageStatus::MessageWasRemoving;
-                }
-                next_phy_file_start = Some(self.commitlog.roll_next_file(e.phy_offset));
-                scanned = i + 1;
-                continue;
-            }
-            let in_disk = cl_max - e.phy_offset > memory;
-            if let Batch::Full = batch_full(cfg, u64::from(e.size), max_msgs, total, picked.len(), in_disk) {
-                break;
-            }
-            scanned = i + 1;
-            if let Some(f) = filter {
-                if !f.is_matched_by_consume_queue(e.tags_code) {
+        'pick: loop {
+            for (j, slot) in entries.iter().enumerate() {
+                let i = base + j;
+                scanned = i;
+                let Some(e) = slot else {
+                    if picked.is_empty() {
+                        r.status = GetMessageStatus::OffsetFoundNull;
+                    }
+                    scanned = i + 1;
+                    continue;
+                };
+                max_phy_pulling = e.phy_offset;
+                if next_phy_file_start.is_some_and(|s| e.phy_offset < s) {
+                    scanned = i + 1;
                     continue;
                 }
+                if e.phy_offset < cl_min || e.phy_end() > cl_max {
+                    if picked.is_empty() {
+                        r.status = GetMessageStatus::MessageWasRemoving;
+                    }
+                    next_phy_file_start = Some(self.commitlog.roll_next_file(e.phy_offset));
+                    scanned = i + 1;
+                    continue;
+                }
+                let in_disk = cl_max - e.phy_offset > memory;
+                if let Batch::Full =
+                    batch_full(cfg, u64::from(e.size), max_msgs, total, picked.len(), in_disk)
+                {
+                    break 'pick;
+                }
+                scanned = i + 1;
+                if let Some(f) = filter {
+                    if !f.is_matched_by_consume_queue(e.tags_code) {
+                        continue;
+                    }
+                }
+                total += u64::from(e.size);
+                picked.push((offset + i as i64, *e));
             }
-            total += u64::from(e.size);
-            picked.push((offset + i as i64, *e));
+            base += entries.len();
+            if entries.len() < chunk_len || base >= scan_entries || picked.len() >= max_msgs {
+                break;
+            }
+            chunk_len = (chunk_len * 2).min(scan_entries - base);
+            entries = cq.entries(offset + base as i64, chunk_len)?;
+            if entries.is_empty() {
+                break;
+            }
         }
-        // Read the picked records, coalescing neighbours into one read.
+        // Read the picked records, several per read when they lie close together in the
+        // CommitLog (a queue's messages interleaved with a few other queues'): one
+        // `pread` of up to READ_SPAN_MAX bytes, gaps of other records included, costs less
+        // than a system call per record.
         let mut k = 0;
         while k < picked.len() {
             let (_, first) = picked[k];
             let mut run_end = first.phy_end();
             let mut j = k + 1;
             let seg_end = self.commitlog.roll_next_file(first.phy_offset);
-            while j < picked.len() && picked[j].1.phy_offset == run_end && picked[j].1.phy_end() <= seg_end {
-                run_end = picked[j].1.phy_end();
+            while let Some((_, e)) = picked.get(j) {
+                let close = e.phy_offset >= run_end
+                    && e.phy_offset - run_end <= READ_GAP_MAX
+                    && e.phy_end() - first.phy_offset <= READ_SPAN_MAX
+                    && e.phy_end() <= seg_end;
+                if !close {
+                    break;
+                }
+                run_end = e.phy_end();
                 j += 1;
             }
             let data = self.commitlog.read(first.phy_offset, (run_end - first.phy_offset) as usize)?;
