@@ -1,20 +1,27 @@
 //! JSON as Apache RocketMQ writes it.
 //!
-//! Java RocketMQ serializes bodies with fastjson, which writes map keys that are numbers
-//! bare: `{"brokerAddrs":{0:"127.0.0.1:10911"}}`. That is not JSON, so before handing a
-//! body to serde we quote such keys. Everything we write is standard JSON (quoted keys),
-//! which every client parses.
+//! Java RocketMQ serializes bodies with fastjson, which writes map keys that are not strings
+//! bare: numbers (`{"brokerAddrs":{0:"127.0.0.1:10911"}}`) and objects (a `MessageQueue`
+//! key of `TopicStatsTable` or `ConsumeStats`: `{{"brokerName":"b","queueId":0,"topic":"T"}:{...}}`).
+//! That is not JSON, so before handing a body to serde we quote such keys (an object key
+//! becomes a string holding its JSON text, which is how we write those maps too).
+//! Everything we write is standard JSON, which every client parses.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 
 use serde::de::DeserializeOwned;
 
 use crate::error::{ProtocolError, Result};
 
-/// Quotes bare numeric object keys (`{0:"a", -1:"b"}` -> `{"0":"a", "-1":"b"}`), leaving
-/// strings and everything else untouched. Borrowed when there is nothing to fix.
+/// Quotes bare numeric keys (`{0:"a", -1:"b"}` -> `{"0":"a", "-1":"b"}`) and turns object
+/// keys into string keys holding their JSON text (`{{"a":1}:2}` -> `{"{\"a\":1}":2}`),
+/// leaving strings and everything else untouched. Borrowed when there is nothing to fix;
+/// malformed input is left for the JSON parser to reject. Linear in the input.
 pub fn quote_bare_keys(input: &[u8]) -> Cow<'_, [u8]> {
     let mut out: Option<Vec<u8>> = None;
+    // Open brace -> its closing brace; computed only when a brace appears in key position.
+    let mut closing: Option<HashMap<usize, usize>> = None;
     let mut in_string = false;
     let mut escaped = false;
     // True right after `{` or `,` in an object context (ignoring white space): a key may start.
@@ -40,6 +47,20 @@ pub fn quote_bare_keys(input: &[u8]) -> Cow<'_, [u8]> {
             b'"' => {
                 in_string = true;
                 key_may_start = false;
+            }
+            b'{' if key_may_start => {
+                let closing = closing.get_or_insert_with(|| matching_braces(input));
+                if let Some(end) = closing.get(&i).copied().filter(|&end| followed_by_colon(input, end)) {
+                    let o = out.get_or_insert_with(|| {
+                        let mut v = Vec::with_capacity(input.len() + 32);
+                        v.extend_from_slice(&input[..i]);
+                        v
+                    });
+                    push_json_string(o, &input[i..=end]);
+                    i = end + 1;
+                    key_may_start = false;
+                    continue;
+                }
             }
             b'{' | b',' => key_may_start = true,
             b' ' | b'\n' | b'\r' | b'\t' => {}
@@ -78,6 +99,59 @@ pub fn quote_bare_keys(input: &[u8]) -> Cow<'_, [u8]> {
         Some(v) => Cow::Owned(v),
         None => Cow::Borrowed(input),
     }
+}
+
+/// Every balanced object's opening brace index -> its closing brace index (outside strings).
+fn matching_braces(input: &[u8]) -> HashMap<usize, usize> {
+    let mut pairs = HashMap::new();
+    let mut open = Vec::new();
+    let mut in_string = false;
+    let mut escaped = false;
+    for (i, &c) in input.iter().enumerate() {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if c == b'\\' {
+                escaped = true;
+            } else if c == b'"' {
+                in_string = false;
+            }
+            continue;
+        }
+        match c {
+            b'"' => in_string = true,
+            b'{' => open.push(i),
+            b'}' => {
+                if let Some(start) = open.pop() {
+                    pairs.insert(start, i);
+                }
+            }
+            _ => {}
+        }
+    }
+    pairs
+}
+
+/// Whether the next non-blank byte after `end` is `:`.
+fn followed_by_colon(input: &[u8], end: usize) -> bool {
+    input.iter().skip(end + 1).find(|b| !matches!(b, b' ' | b'\n' | b'\r' | b'\t')) == Some(&b':')
+}
+
+/// Appends `raw` as a JSON string literal (escaping quotes, backslashes and controls).
+fn push_json_string(out: &mut Vec<u8>, raw: &[u8]) {
+    out.push(b'"');
+    for &b in raw {
+        match b {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            0..=0x1f => out.extend_from_slice(format!("\\u{b:04x}").as_bytes()),
+            _ => out.push(b),
+        }
+    }
+    out.push(b'"');
 }
 
 /// Parses a body written by any RocketMQ peer (standard JSON or fastjson's dialect).

@@ -3,7 +3,7 @@
 //!
 //! Maps keyed by [`MessageQueue`] use [`mq_key_map`]: written as standard JSON with the
 //! queue's JSON text as key (which Java's fastjson reads), read from that form, and — through
-//! [`super::queue::from_slice_lenient`] — from fastjson's own object-key form.
+//! [`crate::json::from_slice`] — from fastjson's own object-key form.
 
 use serde::{Deserialize, Serialize};
 
@@ -115,7 +115,6 @@ pub struct BrokerStatsData {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::body::from_slice_lenient;
     use crate::json;
 
     fn mq(i: i32) -> MessageQueue {
@@ -135,8 +134,7 @@ mod tests {
 
         // What a Java 4.9 broker sends (fastjson's object keys).
         let java = br#"{"offsetTable":{{"brokerName":"broker-a","queueId":0,"topic":"TopicTest"}:{"lastUpdateTimestamp":99,"maxOffset":7,"minOffset":0}}}"#;
-        assert_eq!(from_slice_lenient::<TopicStatsTable>(java).unwrap(), t);
-        assert!(json::from_slice::<TopicStatsTable>(java).is_err());
+        assert_eq!(json::from_slice::<TopicStatsTable>(java).unwrap(), t);
     }
 
     #[test]
@@ -150,9 +148,9 @@ mod tests {
             .insert(mq(0), OffsetWrapper { broker_offset: 3, consumer_offset: 3, ..Default::default() });
         assert_eq!(c.compute_total_diff(), 6);
         let text = json::to_vec(&c);
-        assert_eq!(from_slice_lenient::<ConsumeStats>(&text).unwrap(), c);
+        assert_eq!(json::from_slice::<ConsumeStats>(&text).unwrap(), c);
         let java = br#"{"consumeTps":1.5,"offsetTable":{{"brokerName":"broker-a","queueId":1,"topic":"TopicTest"}:{"brokerOffset":10,"consumerOffset":4,"lastTimestamp":1,"pullOffset":6},{"brokerName":"broker-a","queueId":0,"topic":"TopicTest"}:{"brokerOffset":3,"consumerOffset":3,"lastTimestamp":0}}}"#;
-        assert_eq!(from_slice_lenient::<ConsumeStats>(java).unwrap(), c);
+        assert_eq!(json::from_slice::<ConsumeStats>(java).unwrap(), c);
     }
 
     #[test]

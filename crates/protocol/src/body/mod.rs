@@ -20,7 +20,7 @@ pub mod topic;
 pub use admin::*;
 pub use client::*;
 pub use group::*;
-pub use queue::{from_slice_lenient, mq_key_map, MessageQueue, MessageQueueMap};
+pub use queue::{mq_key_map, MessageQueue, MessageQueueMap};
 pub use register::*;
 pub use route::*;
 pub use topic::*;

@@ -8,14 +8,12 @@
 //! text is the JSON of the bean, for bean-typed keys: `{"{\"brokerName\":\"b\",...}":{...}}`.
 //! So we write the standard-JSON form (key = the JSON text of the queue, fields in
 //! fastjson's alphabetical order), which Java 4.9/5.x and rocketmq-client-rust (its
-//! `any_key_map`) read, and we read both forms: [`from_slice_lenient`] first turns
+//! `any_key_map`) read, and we read both forms: [`json::from_slice`] first turns
 //! fastjson's object keys into such strings.
 
-use std::borrow::Cow;
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
@@ -122,125 +120,6 @@ pub mod mq_key_map {
 /// A `BTreeMap<MessageQueue, V>` (the alias documents the key encoding of [`mq_key_map`]).
 pub type MessageQueueMap<V> = BTreeMap<MessageQueue, V>;
 
-/// Parses a body that may hold fastjson's object map keys (a Java broker's
-/// `TopicStatsTable`, `ConsumeStats`, `ResetOffsetBody` ...) as well as everything
-/// [`json::from_slice`] accepts.
-pub fn from_slice_lenient<T: DeserializeOwned>(input: &[u8]) -> Result<T> {
-    let fixed = quote_object_keys(input);
-    json::from_slice(&fixed)
-}
-
-/// Turns object keys (`{{"a":1}:2}`) into string keys holding their JSON text
-/// (`{"{\"a\":1}":2}`); borrowed when there are none. Malformed input is left for the
-/// JSON parser to reject. Linear in the input.
-pub fn quote_object_keys(input: &[u8]) -> Cow<'_, [u8]> {
-    let mut out: Option<Vec<u8>> = None;
-    // Open brace -> its closing brace; computed on the first brace in key position.
-    let mut closing: Option<HashMap<usize, usize>> = None;
-    let mut in_string = false;
-    let mut escaped = false;
-    let mut key_may_start = false;
-    let mut i = 0;
-    while i < input.len() {
-        let c = input[i];
-        if in_string {
-            if escaped {
-                escaped = false;
-            } else if c == b'\\' {
-                escaped = true;
-            } else if c == b'"' {
-                in_string = false;
-            }
-        } else {
-            match c {
-                b'"' => {
-                    in_string = true;
-                    key_may_start = false;
-                }
-                b'{' if key_may_start => {
-                    let closing = closing.get_or_insert_with(|| matching_braces(input));
-                    if let Some(end) = closing.get(&i).copied().filter(|&end| followed_by_colon(input, end)) {
-                        let o = out.get_or_insert_with(|| {
-                            let mut v = Vec::with_capacity(input.len() + 32);
-                            v.extend_from_slice(&input[..i]);
-                            v
-                        });
-                        push_json_string(o, &input[i..=end]);
-                        i = end + 1;
-                        key_may_start = false;
-                        continue;
-                    }
-                    key_may_start = true;
-                }
-                b'{' | b',' => key_may_start = true,
-                b' ' | b'\n' | b'\r' | b'\t' => {}
-                _ => key_may_start = false,
-            }
-        }
-        if let Some(o) = out.as_mut() {
-            o.push(c);
-        }
-        i += 1;
-    }
-    match out {
-        Some(v) => Cow::Owned(v),
-        None => Cow::Borrowed(input),
-    }
-}
-
-/// Every balanced object's opening brace index -> its closing brace index (outside strings).
-fn matching_braces(input: &[u8]) -> HashMap<usize, usize> {
-    let mut pairs = HashMap::new();
-    let mut open = Vec::new();
-    let mut in_string = false;
-    let mut escaped = false;
-    for (i, &c) in input.iter().enumerate() {
-        if in_string {
-            if escaped {
-                escaped = false;
-            } else if c == b'\\' {
-                escaped = true;
-            } else if c == b'"' {
-                in_string = false;
-            }
-            continue;
-        }
-        match c {
-            b'"' => in_string = true,
-            b'{' => open.push(i),
-            b'}' => {
-                if let Some(start) = open.pop() {
-                    pairs.insert(start, i);
-                }
-            }
-            _ => {}
-        }
-    }
-    pairs
-}
-
-/// Whether the next non-blank byte after `end` is `:`.
-fn followed_by_colon(input: &[u8], end: usize) -> bool {
-    input.iter().skip(end + 1).find(|b| !matches!(b, b' ' | b'\n' | b'\r' | b'\t')) == Some(&b':')
-}
-
-/// Appends `raw` as a JSON string literal (escaping quotes, backslashes and controls).
-fn push_json_string(out: &mut Vec<u8>, raw: &[u8]) {
-    out.push(b'"');
-    for &b in raw {
-        match b {
-            b'"' => out.extend_from_slice(b"\\\""),
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            b'\r' => out.extend_from_slice(b"\\r"),
-            b'\t' => out.extend_from_slice(b"\\t"),
-            0..=0x1f => out.extend_from_slice(format!("\\u{b:04x}").as_bytes()),
-            _ => out.push(b),
-        }
-    }
-    out.push(b'"');
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -270,7 +149,7 @@ mod tests {
     #[test]
     fn object_keys_become_strings() {
         let s = br#"{"offsetTable":{{"brokerName":"b","queueId":0,"topic":"t"}:{"x":1}, {"brokerName":"b","queueId":1,"topic":"t"} : 2},"arr":[{"a":1},{"b":"{}:"}]}"#;
-        let fixed = quote_object_keys(s);
+        let fixed = json::quote_bare_keys(s);
         let v: serde_json::Value = serde_json::from_slice(&fixed).unwrap();
         let table = v["offsetTable"].as_object().unwrap();
         assert_eq!(table.len(), 2);
@@ -281,8 +160,8 @@ mod tests {
     #[test]
     fn standard_json_is_borrowed() {
         let s = br#"{"a":[{"b":{"c":1}},{"d":2}],"e":"{x}:"}"#;
-        assert!(matches!(quote_object_keys(s), Cow::Borrowed(_)));
-        assert!(matches!(quote_object_keys(b"{{"), Cow::Borrowed(_)));
+        assert!(matches!(json::quote_bare_keys(s), std::borrow::Cow::Borrowed(_)));
+        assert!(matches!(json::quote_bare_keys(b"{{"), std::borrow::Cow::Borrowed(_)));
     }
 
     #[test]
@@ -290,15 +169,15 @@ mod tests {
         let mut s = vec![b'{'; 200_000];
         s.extend(std::iter::repeat_n(b'}', 100_000));
         let start = std::time::Instant::now();
-        let _ = quote_object_keys(&s);
+        let _ = json::quote_bare_keys(&s);
         assert!(start.elapsed() < std::time::Duration::from_secs(5));
     }
 
     proptest::proptest! {
         #[test]
         fn never_panics_and_keeps_standard_json(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..256)) {
-            let _ = quote_object_keys(&bytes);
-            let _ = from_slice_lenient::<serde_json::Value>(&bytes);
+            let _ = json::quote_bare_keys(&bytes);
+            let _ = json::from_slice::<serde_json::Value>(&bytes);
         }
 
         #[test]
@@ -311,7 +190,7 @@ mod tests {
                 #[serde(with = "mq_key_map")]
                 m: MessageQueueMap<i64>,
             }
-            let w: W = from_slice_lenient(body.as_bytes()).unwrap();
+            let w: W = json::from_slice(body.as_bytes()).unwrap();
             proptest::prop_assert_eq!(w.m, map);
         }
     }
@@ -324,7 +203,7 @@ mod tests {
             #[serde(with = "mq_key_map")]
             m: MessageQueueMap<i64>,
         }
-        let w: W = from_slice_lenient(s).unwrap();
+        let w: W = json::from_slice(s).unwrap();
         assert_eq!(w.m.get(&MessageQueue::new("t", "b", 2)), Some(&5));
     }
 }
