@@ -41,16 +41,6 @@ const IGNORED_JAVA_KEYS: &[&str] = &[
     "brokerFastFailureEnable",
     "transferMsgByHeap",
     "fetchNamesrvAddrByAddressServer",
-    "serverWorkerThreads",
-    "serverCallbackExecutorThreads",
-    "serverSelectorThreads",
-    "serverOnewaySemaphoreValue",
-    "serverAsyncSemaphoreValue",
-    "serverChannelMaxIdleTimeSeconds",
-    "serverSocketSndBufSize",
-    "serverSocketRcvBufSize",
-    "serverPooledByteBufAllocatorEnable",
-    "useEpollNativeSelector",
     "clientWorkerThreads",
     "clientCallbackExecutorThreads",
     "clientOnewaySemaphoreValue",
@@ -303,7 +293,10 @@ impl BrokerSettings {
         }
         match self.store.set(key, value) {
             Ok(true) => Ok(()),
-            Ok(false) if IGNORED_JAVA_KEYS.contains(&key) => {
+            Ok(false)
+                if (IGNORED_JAVA_KEYS.contains(&key)
+                    || properties_text::JAVA_NETTY_SERVER_KEYS.contains(&key)) =>
+            {
                 tracing::info!(key, "configuration key of Java's broker ignored: ferromq has no use for it");
                 Ok(())
             }

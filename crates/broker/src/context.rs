@@ -20,6 +20,8 @@ pub struct BrokerContext {
     pub store: Arc<MessageStore>,
     /// `brokerIP1:listenPort`, stamped on stored messages and in offsetMsgIds.
     pub store_host: SocketAddr,
+    /// `brokerClusterName`, stamped on every stored message (start-only, never changes).
+    pub cluster_name: String,
     pub region_id: String,
     pub trace_on: bool,
     pub sync_flush_timeout: Duration,
@@ -61,6 +63,7 @@ impl BrokerContext {
         let now = now_ms();
         BrokerContext {
             store_host: parts.store_host,
+            cluster_name: b.broker_cluster_name.clone(),
             region_id: b.region_id.clone(),
             trace_on: b.trace_on,
             sync_flush_timeout: Duration::from_millis(parts.settings.store.sync_flush_timeout_ms),

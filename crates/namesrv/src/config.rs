@@ -14,19 +14,6 @@ pub use ferromq_protocol::properties_text::ConfigError;
 
 /// Java NameServer keys that have no meaning in ferromq; accepted and ignored.
 const IGNORED_JAVA_KEYS: &[&str] = &[
-    "serverWorkerThreads",
-    "serverCallbackExecutorThreads",
-    "serverSelectorThreads",
-    "serverOnewaySemaphoreValue",
-    "serverAsyncSemaphoreValue",
-    "serverChannelMaxIdleTimeSeconds",
-    "serverSocketSndBufSize",
-    "serverSocketRcvBufSize",
-    "serverPooledByteBufAllocatorEnable",
-    "useEpollNativeSelector",
-    "writeBufferHighWaterMark",
-    "writeBufferLowWaterMark",
-    "serverSocketBacklog",
     "defaultThreadPoolNums",
     "clientRequestThreadPoolNums",
     "defaultThreadPoolQueueCapacity",
@@ -133,7 +120,7 @@ impl NamesrvConfig {
                 }
                 self.frame_max_length = n;
             }
-            k if IGNORED_JAVA_KEYS.contains(&k) => {
+            k if IGNORED_JAVA_KEYS.contains(&k) || properties_text::JAVA_NETTY_SERVER_KEYS.contains(&k) => {
                 tracing::info!(
                     key = k,
                     "configuration key of Java's NameServer ignored: ferromq has no use for it"

@@ -51,6 +51,25 @@ pub fn format<'a>(pairs: impl IntoIterator<Item = (&'a str, String)>) -> String 
     out
 }
 
+/// Keys of Java's Netty server settings (`NettyServerConfig`), which every Java RocketMQ
+/// server accepts and which mean nothing to ferromq (tokio replaces the Netty pools):
+/// accepted and ignored so that existing configuration files keep working.
+pub const JAVA_NETTY_SERVER_KEYS: &[&str] = &[
+    "serverWorkerThreads",
+    "serverCallbackExecutorThreads",
+    "serverSelectorThreads",
+    "serverOnewaySemaphoreValue",
+    "serverAsyncSemaphoreValue",
+    "serverChannelMaxIdleTimeSeconds",
+    "serverSocketSndBufSize",
+    "serverSocketRcvBufSize",
+    "serverPooledByteBufAllocatorEnable",
+    "useEpollNativeSelector",
+    "writeBufferHighWaterMark",
+    "writeBufferLowWaterMark",
+    "serverSocketBacklog",
+];
+
 /// A configuration key or value that was refused; `at` says where it came from
 /// (`" in broker.conf line 3"`, `" on the command line"`).
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

@@ -406,13 +406,9 @@ impl MessageStore {
         Ok(())
     }
 
-    /// Stops the threads, flushes everything, writes the checkpoint and removes the
-    /// `abort` marker (kept if the store is poisoned, so the next start recovers).
-    pub fn shutdown(&self) -> Result<()> {
+    /// Tells every store thread to stop, wakes them and waits for them.
+    fn stop_threads(&self) {
         let inner = &self.inner;
-        if inner.shut_down.swap(true, Ordering::SeqCst) {
-            return Ok(());
-        }
         inner.stopping.store(true, Ordering::SeqCst);
         inner.commitlog.stop_prealloc();
         inner.reput_signal.wake_all();
@@ -421,6 +417,16 @@ impl MessageStore {
         for t in self.threads.lock().drain(..) {
             let _ = t.join();
         }
+    }
+
+    /// Stops the threads, flushes everything, writes the checkpoint and removes the
+    /// `abort` marker (kept if the store is poisoned, so the next start recovers).
+    pub fn shutdown(&self) -> Result<()> {
+        let inner = &self.inner;
+        if inner.shut_down.swap(true, Ordering::SeqCst) {
+            return Ok(());
+        }
+        self.stop_threads();
         let mut result = Ok(());
         if !inner.commitlog.is_poisoned() {
             result = inner.commitlog.flush().map(|_| ());
@@ -447,14 +453,7 @@ impl MessageStore {
     pub fn simulate_crash(self) {
         let inner = &self.inner;
         inner.shut_down.store(true, Ordering::SeqCst);
-        inner.stopping.store(true, Ordering::SeqCst);
-        inner.commitlog.stop_prealloc();
-        inner.reput_signal.wake_all();
-        inner.flush_signal.wake_all();
-        inner.stop_signal.wake_all();
-        for t in self.threads.lock().drain(..) {
-            let _ = t.join();
-        }
+        self.stop_threads();
         inner.commitlog.watch.shutdown();
         self.lock.lock().take();
     }

@@ -10,18 +10,9 @@ use ferromq_protocol::body::{
 use ferromq_protocol::header::*;
 use ferromq_protocol::{json, RemotingCommand, ResponseCode};
 
-use super::header;
+use super::try_header;
 use crate::context::{now_ms, BrokerContext};
 use crate::metadata::validate_topic;
-
-macro_rules! try_header {
-    ($req:expr) => {
-        match header($req) {
-            Ok(h) => h,
-            Err(resp) => return resp,
-        }
-    };
-}
 
 pub fn update_and_create_topic(ctx: &BrokerContext, req: &RemotingCommand) -> RemotingCommand {
     let h: CreateTopicRequestHeader = try_header!(req);

@@ -11,19 +11,10 @@ use ferromq_protocol::header::*;
 use ferromq_protocol::{json, RemotingCommand, ResponseCode};
 use ferromq_remoting::Connection;
 
-use super::header;
+use super::try_header;
 use crate::client::{notify_consumer_ids_changed, ClientChannelInfo};
 use crate::context::{now_ms, BrokerContext};
 use crate::metadata::retry_topic;
-
-macro_rules! try_header {
-    ($req:expr) => {
-        match header($req) {
-            Ok(h) => h,
-            Err(resp) => return resp,
-        }
-    };
-}
 
 pub fn heartbeat(ctx: &BrokerContext, conn: &Connection, req: &RemotingCommand) -> RemotingCommand {
     tracing::trace!(body = %String::from_utf8_lossy(&req.body), "heartbeat");

@@ -109,6 +109,18 @@ pub fn validate_topic_name(topic: &str) -> Result<(), RemotingCommand> {
     crate::metadata::validate_topic(topic).map_err(|e| RemotingCommand::error(e.response_code(), e.remark()))
 }
 
+/// Decodes a typed header, or returns from the calling processor with the SYSTEM_ERROR
+/// response Java gives for it.
+macro_rules! try_header {
+    ($req:expr) => {
+        match $crate::processor::header($req) {
+            Ok(h) => h,
+            Err(resp) => return resp,
+        }
+    };
+}
+pub(crate) use try_header;
+
 /// Decodes a typed header or yields the SYSTEM_ERROR response Java gives for it.
 pub fn header<H: ferromq_protocol::CommandHeader>(req: &RemotingCommand) -> Result<H, RemotingCommand> {
     req.decode_header().map_err(|e| RemotingCommand::error(ResponseCode::SYSTEM_ERROR, e.to_string()))

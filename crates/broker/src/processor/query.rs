@@ -3,17 +3,8 @@
 use ferromq_protocol::header::*;
 use ferromq_protocol::{RemotingCommand, ResponseCode};
 
-use super::header;
+use super::try_header;
 use crate::context::BrokerContext;
-
-macro_rules! try_header {
-    ($req:expr) => {
-        match header($req) {
-            Ok(h) => h,
-            Err(resp) => return resp,
-        }
-    };
-}
 
 /// GET_MAX_OFFSET: the queue's next offset (= messages ever written to it).
 pub fn max_offset(ctx: &BrokerContext, req: &RemotingCommand) -> RemotingCommand {

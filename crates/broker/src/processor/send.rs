@@ -207,7 +207,6 @@ fn check_and_build(
         ));
     }
     let born_host = conn.peer_addr();
-    let cluster = broker.broker_cluster_name.clone();
     drop(settings);
 
     let base = PutMessageTemplate {
@@ -218,7 +217,7 @@ fn check_and_build(
         born_host,
         store_host: ctx.store_host,
         reconsume_times: h.reconsume_times.unwrap_or(0),
-        cluster: &cluster,
+        cluster: &ctx.cluster_name,
     };
     let max_size = ctx.store.config().max_message_size;
     if req.code == RequestCode::SEND_BATCH_MESSAGE || h.batch.unwrap_or(false) {
