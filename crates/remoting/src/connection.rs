@@ -10,7 +10,7 @@ use bytes::{Bytes, BytesMut};
 use ferromq_protocol::frame::{decode_frame, encode_frame, peek_frame_len, DEFAULT_MAX_FRAME_BYTES};
 use ferromq_protocol::{RemotingCommand, SerializeType};
 use parking_lot::Mutex;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -84,7 +84,12 @@ struct Shared {
     local: SocketAddr,
     config: ConnectionConfig,
     outbound: mpsc::UnboundedSender<Bytes>,
+    /// Bytes handed to the writer task and not yet written; 0 means the socket may be
+    /// written directly (nothing queued that must go first).
     queued_bytes: AtomicUsize,
+    /// The socket's write side, shared by direct writers and the writer task. Holding the
+    /// lock is what makes one write's bytes contiguous on the wire; `None` once closed.
+    writer: Mutex<Option<Arc<OwnedWriteHalf>>>,
     pending: Mutex<HashMap<i32, oneshot::Sender<RemotingCommand>>>,
     next_opaque: AtomicI32,
     closed: AtomicBool,
@@ -137,6 +142,7 @@ impl Connection {
         let peer = stream.peer_addr()?;
         let local = stream.local_addr()?;
         let (read_half, write_half) = stream.into_split();
+        let write_half = Arc::new(write_half);
         let (outbound, outbound_rx) = mpsc::unbounded_channel();
         let (close_tx, close_rx) = watch::channel(false);
         let conn = Connection {
@@ -147,6 +153,7 @@ impl Connection {
                 config,
                 outbound,
                 queued_bytes: AtomicUsize::new(0),
+                writer: Mutex::new(Some(write_half.clone())),
                 pending: Mutex::new(HashMap::new()),
                 next_opaque: AtomicI32::new(1),
                 closed: AtomicBool::new(false),
@@ -179,6 +186,9 @@ impl Connection {
     /// Closes the connection: pending requests fail with `Closed`, queued writes are dropped.
     pub fn close(&self) {
         if !self.shared.closed.swap(true, Ordering::AcqRel) {
+            // The writer task holds the other reference; when it ends, the write side is
+            // shut down (OwnedWriteHalf's drop).
+            self.shared.writer.lock().take();
             let _ = self.shared.close_tx.send(true);
             // Dropping the senders wakes every waiter with an error.
             self.shared.pending.lock().clear();
@@ -249,13 +259,68 @@ impl Connection {
         self.enqueue_encoded(buf.freeze())
     }
 
-    /// Queues already encoded frames for the writer.
+    /// Sends the answers of one read burst: written to the socket at once when nothing is
+    /// queued before them and the socket takes them, otherwise (or for the rest) queued
+    /// for the writer task.
+    ///
+    /// Writing on the caller's task matters for pipelines: a frame queued for the writer
+    /// task waits until that task runs, and a writer task woken by a busy reader task sits
+    /// in the worker's LIFO slot until the reader yields — which, with a peer that keeps
+    /// sending, is after the next burst. Answers then leave in lock step with requests.
+    /// Single frames sent from many tasks (requests, late answers) still go through the
+    /// writer task, which gathers them into one write.
+    fn send_burst(&self, mut frames: Bytes) -> Result<(), RemotingError> {
+        if self.is_closed() {
+            return Err(RemotingError::Closed(self.shared.peer));
+        }
+        if self.shared.queued_bytes.load(Ordering::Acquire) == 0 {
+            let guard = self.shared.writer.lock();
+            let Some(half) = guard.as_ref() else {
+                return Err(RemotingError::Closed(self.shared.peer));
+            };
+            // Checked again under the lock: the writer task only writes while holding it,
+            // and queued bytes are counted before they are sent to it.
+            if self.shared.queued_bytes.load(Ordering::Acquire) == 0 {
+                match half.try_write(&frames) {
+                    Ok(n) if n == frames.len() => return Ok(()),
+                    Ok(n) => {
+                        // Counted before the lock is released, so that no direct write
+                        // can overtake the rest.
+                        let _ = frames.split_to(n);
+                        self.shared.queued_bytes.fetch_add(frames.len(), Ordering::AcqRel);
+                        drop(guard);
+                        return self.send_to_writer(frames);
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                        self.shared.queued_bytes.fetch_add(frames.len(), Ordering::AcqRel);
+                        drop(guard);
+                        return self.send_to_writer(frames);
+                    }
+                    Err(e) => {
+                        drop(guard);
+                        tracing::debug!(peer = %self.shared.peer, error = %e, "write failed");
+                        self.close();
+                        return Err(RemotingError::Closed(self.shared.peer));
+                    }
+                }
+            }
+        }
+        self.enqueue_encoded(frames)
+    }
+
+    /// Queues already encoded frames for the writer task.
     fn enqueue_encoded(&self, frames: Bytes) -> Result<(), RemotingError> {
         if self.is_closed() {
             return Err(RemotingError::Closed(self.shared.peer));
         }
         let len = frames.len();
-        let queued = self.shared.queued_bytes.fetch_add(len, Ordering::AcqRel) + len;
+        self.shared.queued_bytes.fetch_add(len, Ordering::AcqRel);
+        self.send_to_writer(frames)
+    }
+
+    /// Hands frames (already counted in `queued_bytes`) to the writer task.
+    fn send_to_writer(&self, frames: Bytes) -> Result<(), RemotingError> {
+        let queued = self.shared.queued_bytes.load(Ordering::Acquire);
         if queued > self.shared.config.max_pending_write_bytes {
             tracing::warn!(peer = %self.shared.peer, queued, "peer is not reading; closing the connection");
             self.close();
@@ -321,7 +386,7 @@ async fn read_loop<H: RequestHandler>(conn: Connection, mut read_half: OwnedRead
                 break;
             }
         }
-        if !answers.is_empty() && conn.enqueue_encoded(answers.split().freeze()).is_err() {
+        if !answers.is_empty() && conn.send_burst(answers.split().freeze()).is_err() {
             break;
         }
         // Reserve what the next frame needs (bounded by the frame limit), at least 64 KiB.
@@ -346,24 +411,26 @@ async fn read_loop<H: RequestHandler>(conn: Connection, mut read_half: OwnedRead
     handler.on_closed(&conn);
 }
 
+/// Writes what could not be written directly, in order. Dropping the last reference to
+/// the write half at the end shuts the write side down.
 async fn write_loop(
     conn: Connection,
-    mut write_half: OwnedWriteHalf,
+    write_half: Arc<OwnedWriteHalf>,
     mut outbound: mpsc::UnboundedReceiver<Bytes>,
     mut close_rx: watch::Receiver<bool>,
 ) {
     let batch_limit = conn.shared.config.write_batch_bytes;
     let mut batch = BytesMut::with_capacity(batch_limit);
-    loop {
+    'frames: loop {
         let first = tokio::select! {
             frame = outbound.recv() => frame,
             _ = wait_closed(&mut close_rx) => None,
         };
         let Some(first) = first else { break };
         let mut taken = first.len();
-        let result = if outbound.is_empty() {
-            // The common case under light load: one frame, no copy.
-            write_half.write_all(&first).await
+        let data = if outbound.is_empty() {
+            // The common case: one frame, no copy.
+            first
         } else {
             batch.clear();
             batch.extend_from_slice(&first);
@@ -376,15 +443,40 @@ async fn write_loop(
                     Err(_) => break,
                 }
             }
-            write_half.write_all(&batch).await
+            batch.split().freeze()
         };
-        conn.shared.queued_bytes.fetch_sub(taken, Ordering::AcqRel);
-        if let Err(e) = result {
-            tracing::debug!(peer = %conn.peer_addr(), error = %e, "write failed");
-            break;
+        let mut written = 0;
+        while written < data.len() {
+            tokio::select! {
+                ready = write_half.writable() => if let Err(e) = ready {
+                    tracing::debug!(peer = %conn.peer_addr(), error = %e, "write failed");
+                    break 'frames;
+                },
+                _ = wait_closed(&mut close_rx) => break 'frames,
+            }
+            let guard = conn.shared.writer.lock();
+            if guard.is_none() {
+                break 'frames;
+            }
+            match write_half.try_write(&data[written..]) {
+                Ok(0) => {
+                    tracing::debug!(peer = %conn.peer_addr(), "socket took no bytes; closing");
+                    break 'frames;
+                }
+                Ok(n) => written += n,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) => {
+                    tracing::debug!(peer = %conn.peer_addr(), error = %e, "write failed");
+                    break 'frames;
+                }
+            }
+            if written == data.len() {
+                // Still under the lock: a direct writer that sees 0 finds nothing of
+                // ours half-written.
+                conn.shared.queued_bytes.fetch_sub(taken, Ordering::AcqRel);
+            }
         }
     }
-    let _ = write_half.shutdown().await;
     conn.close();
 }
 

@@ -5,16 +5,21 @@
 //! prints msgs/s, MB/s and latency percentiles of acknowledged sends. `--inflight 1` is
 //! synchronous sending; higher values keep that many sends outstanding per connection.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
+use bytes::BytesMut;
 use clap::{Parser, Subcommand};
 use ferromq_protocol::body::TopicRouteData;
-use ferromq_protocol::header::SendMessageRequestHeaderV2;
+use ferromq_protocol::frame::{decode_frame, encode_frame};
+use ferromq_protocol::header::{CommandHeader, SendMessageRequestHeaderV2, SendMessageResponseHeader};
 use ferromq_protocol::{json, RemotingCommand, RequestCode, ResponseCode, SerializeType};
 use ferromq_remoting::{Connection, ConnectionConfig, RejectRequests};
 use hdrhistogram::Histogram;
+use tokio::io::Interest;
+use tokio::net::TcpStream;
 
 #[derive(Parser)]
 #[command(name = "mqbench", about = "RocketMQ-protocol load generator")]
@@ -142,55 +147,32 @@ async fn produce(
     };
     let requests: Arc<Vec<RemotingCommand>> = Arc::new((0..queues).map(template).collect());
 
-    let mut conns = Vec::new();
-    for _ in 0..connections {
-        conns.push(connect(&addr).await.with_context(|| format!("broker {addr}"))?);
-    }
     // Warm-up (also creates the topic when auto-creation is on).
+    let warm = connect(&addr).await.with_context(|| format!("broker {addr}"))?;
     for i in 0..warmup {
-        let r = conns[0].invoke(requests[i % requests.len()].clone(), T).await?;
+        let r = warm.invoke(requests[i % requests.len()].clone(), T).await?;
         if r.code != ResponseCode::SUCCESS {
             bail!("warm-up send failed: {} {}", r.code, r.remark.unwrap_or_default());
         }
     }
+    warm.close();
     let start = Instant::now();
     let deadline = start + Duration::from_secs(secs);
+    let per_conn_max = if max_msgs == 0 { u64::MAX } else { max_msgs.div_ceil(connections as u64) };
     let mut workers = Vec::new();
-    for (c, conn) in conns.iter().enumerate() {
-        for w in 0..inflight {
-            let conn = conn.clone();
-            let requests = requests.clone();
-            let per_worker_max =
-                if max_msgs == 0 { u64::MAX } else { max_msgs.div_ceil((connections * inflight) as u64) };
-            workers.push(tokio::spawn(async move {
-                let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).ok();
-                let (mut ok, mut failed, mut i) = (0u64, 0u64, c * inflight + w);
-                while Instant::now() < deadline && ok + failed < per_worker_max {
-                    let t0 = Instant::now();
-                    match conn.invoke(requests[i % requests.len()].clone(), T).await {
-                        Ok(r) if r.code == ResponseCode::SUCCESS => {
-                            ok += 1;
-                            if let Some(h) = hist.as_mut() {
-                                let _ = h.record(t0.elapsed().as_micros().max(1) as u64);
-                            }
-                        }
-                        _ => failed += 1,
-                    }
-                    i += 1;
-                }
-                (ok, failed, hist)
-            }));
-        }
+    for c in 0..connections {
+        let stream = TcpStream::connect(&addr).await.with_context(|| format!("broker {addr}"))?;
+        stream.set_nodelay(true)?;
+        let requests = requests.clone();
+        workers.push(tokio::spawn(sliding_window(stream, requests, inflight, c, deadline, per_conn_max)));
     }
     let mut total = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
     let (mut ok, mut failed) = (0u64, 0u64);
     for w in workers {
-        let (o, f, h) = w.await?;
-        ok += o;
-        failed += f;
-        if let Some(h) = h {
-            total.add(h)?;
-        }
+        let r = w.await??;
+        ok += r.ok;
+        failed += r.failed;
+        total.add(r.hist)?;
     }
     let elapsed = start.elapsed().as_secs_f64();
     let rate = ok as f64 / elapsed;
@@ -212,4 +194,91 @@ async fn produce(
         bail!("{failed} sends failed");
     }
     Ok(())
+}
+
+struct WindowResult {
+    ok: u64,
+    failed: u64,
+    hist: Histogram<u64>,
+}
+
+/// One connection kept `inflight` sends deep, as a pipelining client does: a new send goes
+/// out as soon as an answer frees a slot. One task drives both directions (no task, timer or
+/// channel per send), so that the load generator costs little of the cores it shares with
+/// the broker. Every request is encoded and every answer decoded (with its typed header),
+/// as a client would.
+async fn sliding_window(
+    stream: TcpStream,
+    requests: Arc<Vec<RemotingCommand>>,
+    inflight: usize,
+    conn_index: usize,
+    deadline: Instant,
+    max_msgs: u64,
+) -> anyhow::Result<WindowResult> {
+    const MAX_FRAME: usize = 16 * 1024 * 1024;
+    let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
+    let (mut ok, mut failed, mut sent) = (0u64, 0u64, 0u64);
+    let mut sent_at: HashMap<i32, Instant> = HashMap::with_capacity(inflight * 2);
+    let mut next_opaque: i32 = 1;
+    let mut i = conn_index;
+    let mut rbuf = BytesMut::with_capacity(256 * 1024);
+    let mut wbuf = BytesMut::with_capacity(256 * 1024);
+    let mut last_progress = Instant::now();
+    loop {
+        let now = Instant::now();
+        let sending = now < deadline && sent < max_msgs;
+        if !sending && sent_at.is_empty() {
+            break;
+        }
+        while sending && sent_at.len() < inflight && sent < max_msgs {
+            let mut req = requests[i % requests.len()].clone();
+            i += 1;
+            req.opaque = next_opaque;
+            sent_at.insert(next_opaque, Instant::now());
+            next_opaque = next_opaque.wrapping_add(1);
+            sent += 1;
+            encode_frame(&req, &mut wbuf);
+        }
+        let interest =
+            if wbuf.is_empty() { Interest::READABLE } else { Interest::READABLE | Interest::WRITABLE };
+        let ready = match tokio::time::timeout(T, stream.ready(interest)).await {
+            Ok(r) => r?,
+            Err(_) => bail!("no answer from the broker for {T:?} ({} sends outstanding)", sent_at.len()),
+        };
+        if ready.is_writable() && !wbuf.is_empty() {
+            match stream.try_write(&wbuf) {
+                Ok(n) => {
+                    let _ = wbuf.split_to(n);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if ready.is_readable() {
+            rbuf.reserve(64 * 1024);
+            match stream.try_read_buf(&mut rbuf) {
+                Ok(0) => bail!("the broker closed the connection"),
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(e.into()),
+            }
+            let now = Instant::now();
+            while let Some(resp) = decode_frame(&mut rbuf, MAX_FRAME)? {
+                let Some(t0) = sent_at.remove(&resp.opaque) else { continue };
+                let good = resp.code == ResponseCode::SUCCESS
+                    && SendMessageResponseHeader::read_ext_fields(&resp.ext_fields).is_ok();
+                if good {
+                    ok += 1;
+                    let _ = hist.record(now.duration_since(t0).as_micros().max(1) as u64);
+                } else {
+                    failed += 1;
+                }
+                last_progress = now;
+            }
+        }
+        if last_progress.elapsed() > T {
+            bail!("no answer from the broker for {T:?} ({} sends outstanding)", sent_at.len());
+        }
+    }
+    Ok(WindowResult { ok, failed, hist })
 }
