@@ -2,6 +2,7 @@
 //! encodings (JSON and ROCKETMQ binary).
 
 use std::fmt;
+use std::ops::DerefMut;
 
 use bytes::{Buf, BufMut, Bytes};
 use serde::de::{self, MapAccess, Visitor};
@@ -57,7 +58,7 @@ impl ExtFields {
     }
 
     pub fn with_capacity(n: usize) -> Self {
-        ExtFields { text: String::with_capacity(n * 24), index: Vec::with_capacity(n) }
+        ExtFields { text: String::with_capacity(n * 32), index: Vec::with_capacity(n) }
     }
 
     fn key_at(&self, i: usize) -> &str {
@@ -83,6 +84,24 @@ impl ExtFields {
 
     pub fn get(&self, key: &str) -> Option<&str> {
         self.position(key).map(|i| self.value_at(i))
+    }
+
+    /// `get` for reading a header's fields in declaration order: the search starts at
+    /// `cursor` (where the previous field was found, plus one) and wraps around, so that
+    /// fields sent in the order they are read (as Java's HashMap orders short keys, and as
+    /// we write them) are found at the first comparison instead of after scanning them all.
+    pub fn get_from(&self, cursor: &mut usize, key: &str) -> Option<&str> {
+        let n = self.index.len();
+        let start = (*cursor).min(n);
+        let text = self.text.as_bytes();
+        let key_bytes = key.as_bytes();
+        let found = (start..n).chain(0..start).find(|&i| {
+            let (k, v, _) = self.index[i];
+            let candidate = &text[k as usize..v as usize];
+            candidate.len() == key_bytes.len() && candidate.iter().zip(key_bytes).all(|(a, b)| a == b)
+        })?;
+        *cursor = found + 1;
+        Some(self.value_at(found))
     }
 
     /// Sets `key`, replacing an earlier value (Java's `HashMap.put`).
@@ -319,6 +338,11 @@ impl RemotingCommand {
         self
     }
 
+    /// Writes the typed header's fields into the ext fields.
+    pub fn write_header<H: CommandHeader>(&mut self, header: &H) {
+        header.write_ext_fields(&mut self.ext_fields);
+    }
+
     /// Reads the typed header out of the ext fields.
     pub fn decode_header<H: CommandHeader>(&self) -> Result<H> {
         H::read_ext_fields(&self.ext_fields)
@@ -341,7 +365,7 @@ impl RemotingCommand {
     }
 
     /// Encodes the header (without frame prefix) in this command's serialize type.
-    pub fn encode_header(&self, out: &mut Vec<u8>) {
+    pub fn encode_header<B: BufMut + DerefMut<Target = [u8]>>(&self, out: &mut B) {
         match self.serialize_type {
             SerializeType::Json => self.encode_json_header(out),
             SerializeType::RocketMq => self.encode_binary_header(out),
@@ -358,7 +382,7 @@ impl RemotingCommand {
         Ok(cmd)
     }
 
-    fn encode_json_header(&self, out: &mut Vec<u8>) {
+    fn encode_json_header<B: BufMut>(&self, out: &mut B) {
         let header = JsonHeaderOut {
             code: self.code,
             language: self.language.name(),
@@ -370,7 +394,7 @@ impl RemotingCommand {
             serialize_type_current_rpc: "JSON",
         };
         // Writing plain data into a Vec cannot fail.
-        let _ = serde_json::to_writer(out, &header);
+        let _ = serde_json::to_writer(out.writer(), &header);
     }
 
     fn decode_json_header(header: &[u8]) -> Result<Self> {
@@ -389,7 +413,7 @@ impl RemotingCommand {
         })
     }
 
-    fn encode_binary_header(&self, out: &mut Vec<u8>) {
+    fn encode_binary_header<B: BufMut + DerefMut<Target = [u8]>>(&self, out: &mut B) {
         // The binary header carries the code as int16, as Java's RocketMQSerializable does.
         out.put_i16(self.code as i16);
         out.put_u8(self.language.to_byte());
@@ -448,7 +472,11 @@ impl RemotingCommand {
             return Err(BinaryHeader("ext fields length exceeds the header"));
         }
         let mut ext_bytes = &h[..ext_len as usize];
-        let mut ext_fields = ExtFields::new();
+        // Keys and values are at most the ext bytes; a field takes at least 6 + 2 bytes.
+        let mut ext_fields = ExtFields {
+            text: String::with_capacity(ext_bytes.len()),
+            index: Vec::with_capacity((ext_bytes.len() / 12).clamp(4, 64)),
+        };
         while !ext_bytes.is_empty() {
             if ext_bytes.len() < 2 {
                 return Err(BinaryHeader("truncated ext field key length"));

@@ -15,12 +15,11 @@ const MAX_HEADER_BYTES: usize = 0x00FF_FFFF;
 /// Appends `cmd` as one frame to `out`.
 pub fn encode_frame(cmd: &RemotingCommand, out: &mut BytesMut) {
     let start = out.len();
+    out.reserve(8 + 256 + cmd.body.len());
     out.put_u64(0); // length and header mark, patched below
-    let mut header = Vec::with_capacity(256);
-    cmd.encode_header(&mut header);
-    out.extend_from_slice(&header);
+    cmd.encode_header(out);
+    let header_len = (out.len() - start - 8).min(MAX_HEADER_BYTES) as u32;
     out.extend_from_slice(&cmd.body);
-    let header_len = header.len().min(MAX_HEADER_BYTES) as u32;
     let length = (out.len() - start - 4) as u32;
     let mark = ((cmd.serialize_type as u32) << 24) | header_len;
     out[start..start + 4].copy_from_slice(&length.to_be_bytes());

@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 
 use bytes::Bytes;
 use ferromq_protocol::body::perm;
+use ferromq_protocol::command::ExtFields;
 use ferromq_protocol::header::{
     SendMessageRequestHeader, SendMessageRequestHeaderV2, SendMessageResponseHeader,
 };
@@ -28,7 +29,6 @@ pub fn process(ctx: &BrokerContext, conn: &Connection, req: RemotingCommand) -> 
         Err(resp) => return Some(resp),
     };
     let store_host = ctx.store_host;
-    let topic = header.topic.clone();
     let body_bytes: u64 = msgs.iter().map(|m| m.body.len() as u64).sum();
     let msg_count = msgs.len() as u64;
     let handle = match ctx.store.put_messages(&msgs) {
@@ -36,10 +36,10 @@ pub fn process(ctx: &BrokerContext, conn: &Connection, req: RemotingCommand) -> 
         Err(e) => return Some(store_error_response(ctx, &e)),
     };
     let append = handle.append_result().clone();
-    ctx.stats.record_put(&topic, msg_count, body_bytes);
+    ctx.stats.record_put(&header.topic, msg_count, body_bytes);
 
     // One offsetMsgId per message: the records are contiguous, each as long as its encoding.
-    let mut msg_ids = String::new();
+    let mut msg_ids = String::with_capacity(msgs.len() * 33);
     let mut offset = append.wrote_offset;
     for (i, m) in msgs.iter().enumerate() {
         if i > 0 {
@@ -65,7 +65,9 @@ pub fn process(ctx: &BrokerContext, conn: &Connection, req: RemotingCommand) -> 
         transaction_id,
         ..Default::default()
     };
-    let mut response = RemotingCommand::success().with_header(&response_header);
+    let mut response = RemotingCommand::success();
+    response.ext_fields = ExtFields::with_capacity(8);
+    response.write_header(&response_header);
     response.ext_fields.insert(properties::PROPERTY_MSG_REGION, ctx.region_id.as_str());
     response
         .ext_fields
@@ -232,7 +234,7 @@ fn check_and_build(
         }
         let mut out = Vec::with_capacity(entries.len());
         for m in entries {
-            let mut raw = Vec::with_capacity(props.len() + 64);
+            let mut raw = Vec::with_capacity(props.len() + ctx.cluster_name.len() + 64);
             m.properties.encode_into(&mut raw);
             out.push(base.build(m.flag, m.body, raw));
         }
@@ -241,7 +243,10 @@ fn check_and_build(
         if req.body.len() > max_size {
             return Err(message_illegal(ctx));
         }
-        Ok(vec![base.build(h.flag, req.body.clone(), props.as_bytes().to_vec())])
+        // Room for the PROPERTY_CLUSTER pair `build` appends.
+        let mut raw = Vec::with_capacity(props.len() + ctx.cluster_name.len() + 16);
+        raw.extend_from_slice(props.as_bytes());
+        Ok(vec![base.build(h.flag, req.body.clone(), raw)])
     }
 }
 

@@ -60,13 +60,14 @@ impl ExtValue for bool {
 
 /// How a header field reads and writes itself: required (`T`) or optional (`Option<T>`).
 pub trait ExtField: Sized {
-    fn read_field(ext: &ExtFields, key: &'static str) -> Result<Self>;
+    /// Reads the field; `cursor` is [`ExtFields::get_from`]'s search start.
+    fn read_field(ext: &ExtFields, cursor: &mut usize, key: &'static str) -> Result<Self>;
     fn write_field(&self, ext: &mut ExtFields, key: &'static str);
 }
 
 impl<T: ExtValue> ExtField for T {
-    fn read_field(ext: &ExtFields, key: &'static str) -> Result<Self> {
-        let text = ext.get(key).ok_or(ProtocolError::MissingField(key))?;
+    fn read_field(ext: &ExtFields, cursor: &mut usize, key: &'static str) -> Result<Self> {
+        let text = ext.get_from(cursor, key).ok_or(ProtocolError::MissingField(key))?;
         T::parse_ext(text).ok_or_else(|| ProtocolError::InvalidField { field: key, value: text.to_owned() })
     }
     fn write_field(&self, ext: &mut ExtFields, key: &'static str) {
@@ -75,8 +76,8 @@ impl<T: ExtValue> ExtField for T {
 }
 
 impl<T: ExtValue> ExtField for Option<T> {
-    fn read_field(ext: &ExtFields, key: &'static str) -> Result<Self> {
-        match ext.get(key) {
+    fn read_field(ext: &ExtFields, cursor: &mut usize, key: &'static str) -> Result<Self> {
+        match ext.get_from(cursor, key) {
             None => Ok(None),
             Some(text) => T::parse_ext(text)
                 .map(Some)
@@ -164,8 +165,9 @@ macro_rules! ext_header {
             }
             #[allow(unused_variables)]
             fn read_ext_fields(ext: &$crate::command::ExtFields) -> $crate::error::Result<Self> {
+                let mut cursor = 0usize;
                 Ok($name {
-                    $($field: $crate::header::ExtField::read_field(ext, $key)?,)*
+                    $($field: $crate::header::ExtField::read_field(ext, &mut cursor, $key)?,)*
                 })
             }
         }
