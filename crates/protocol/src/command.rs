@@ -44,12 +44,26 @@ impl SerializeType {
 ///
 /// Small (a dozen entries on the hot path) and decoded for every request, so all keys and
 /// values live in one text buffer with an index of ranges: two allocations per command
-/// instead of two per field, lookups by linear scan, deterministic encoding order.
+/// instead of two per field, lookups by linear scan, deterministic encoding order. A 64-bit
+/// signature of the keys present answers most lookups of absent keys (the optional fields
+/// of a header) without a scan.
 #[derive(Clone, Default)]
 pub struct ExtFields {
     text: String,
     /// (key start, key end, value end); the value starts where the key ends.
     index: Vec<(u32, u32, u32)>,
+    /// Union of `key_bit` of every key inserted (never cleared on removal: a stale bit only
+    /// costs a scan).
+    keys_seen: u64,
+}
+
+/// One of 64 bits chosen by a key's length and first and last bytes.
+#[inline]
+fn key_bit(key: &[u8]) -> u64 {
+    match (key.first(), key.last()) {
+        (Some(&a), Some(&z)) => 1u64 << ((a as usize * 7 + z as usize * 3 + key.len() * 13) & 63),
+        _ => 1,
+    }
 }
 
 impl ExtFields {
@@ -58,7 +72,7 @@ impl ExtFields {
     }
 
     pub fn with_capacity(n: usize) -> Self {
-        ExtFields { text: String::with_capacity(n * 32), index: Vec::with_capacity(n) }
+        ExtFields { text: String::with_capacity(n * 32), index: Vec::with_capacity(n), keys_seen: 0 }
     }
 
     fn key_at(&self, i: usize) -> &str {
@@ -75,6 +89,9 @@ impl ExtFields {
         // Keys are short (often one letter, as in SEND_MESSAGE_V2): compare lengths and bytes
         // inline instead of calling memcmp for each of a dozen entries.
         let key = key.as_bytes();
+        if self.keys_seen & key_bit(key) == 0 {
+            return None;
+        }
         let text = self.text.as_bytes();
         self.index.iter().position(|&(k, v, _)| {
             let candidate = &text[k as usize..v as usize];
@@ -91,10 +108,13 @@ impl ExtFields {
     /// fields sent in the order they are read (as Java's HashMap orders short keys, and as
     /// we write them) are found at the first comparison instead of after scanning them all.
     pub fn get_from(&self, cursor: &mut usize, key: &str) -> Option<&str> {
+        let key_bytes = key.as_bytes();
+        if self.keys_seen & key_bit(key_bytes) == 0 {
+            return None;
+        }
         let n = self.index.len();
         let start = (*cursor).min(n);
         let text = self.text.as_bytes();
-        let key_bytes = key.as_bytes();
         let found = (start..n).chain(0..start).find(|&i| {
             let (k, v, _) = self.index[i];
             let candidate = &text[k as usize..v as usize];
@@ -113,6 +133,7 @@ impl ExtFields {
             }
             self.remove_at(i);
         }
+        self.keys_seen |= key_bit(key.as_bytes());
         let k = self.text.len() as u32;
         self.text.push_str(key);
         let v = self.text.len() as u32;
@@ -476,6 +497,7 @@ impl RemotingCommand {
         let mut ext_fields = ExtFields {
             text: String::with_capacity(ext_bytes.len()),
             index: Vec::with_capacity((ext_bytes.len() / 12).clamp(4, 64)),
+            keys_seen: 0,
         };
         while !ext_bytes.is_empty() {
             if ext_bytes.len() < 2 {

@@ -84,6 +84,32 @@ proptest! {
         prop_assert_eq!(out, cmds);
     }
 
+    /// Lookups through the key signature and the search cursor agree with a plain map,
+    /// after inserts that replace values and after removals.
+    #[test]
+    fn ext_fields_lookups_agree_with_a_map(
+        ops in proptest::collection::vec(("[a-e]{0,3}", "[x-z]{0,2}", any::<bool>()), 0..40),
+        probes in proptest::collection::vec("[a-e]{0,3}", 0..20),
+    ) {
+        let mut ext = ExtFields::new();
+        let mut reference = std::collections::HashMap::new();
+        for (k, v, remove) in &ops {
+            if *remove {
+                prop_assert_eq!(ext.remove(k), reference.remove(k));
+            } else {
+                ext.insert(k, v);
+                reference.insert(k.clone(), v.clone());
+            }
+        }
+        prop_assert_eq!(ext.len(), reference.len());
+        let mut cursor = 0;
+        for p in probes.iter().chain(reference.keys()) {
+            let expected = reference.get(p).map(String::as_str);
+            prop_assert_eq!(ext.get(p), expected);
+            prop_assert_eq!(ext.get_from(&mut cursor, p), expected);
+        }
+    }
+
     #[test]
     fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
         let mut buf = BytesMut::from(&bytes[..]);

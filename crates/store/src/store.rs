@@ -936,9 +936,12 @@ impl Inner {
     // ---- dispatcher ----------------------------------------------------------------
 
     fn reput_loop(&self) {
-        // In write-buffer mode the dispatcher is also the committer: it writes the
-        // pending buffer to the page cache in large chunks, then dispatches from there.
-        let commits = self.config.transient_store_pool_enable || self.config.deferred_commit;
+        // In write-buffer mode (transientStorePoolEnable) the dispatcher is also the
+        // committer: it writes the pending buffer to the page cache in large chunks, then
+        // dispatches from there. With `deferred_commit` the caller commits (the broker, once
+        // per read burst, before acknowledging): a dispatcher committing too only makes
+        // the two contend for the commit lock (measured: ~10 % less broker throughput).
+        let commits = self.config.transient_store_pool_enable;
         while !self.stopping.load(Ordering::Acquire) {
             let limit = self.dispatch_limit.load(Ordering::Acquire);
             if commits && self.commitlog.uncommitted_bytes() > 0 {
