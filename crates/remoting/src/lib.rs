@@ -6,7 +6,8 @@
 //! through a [`RequestHandler`]. A broker uses the same type to answer clients and to call
 //! them back (NOTIFY_CONSUMER_IDS_CHANGED, CHECK_TRANSACTION_STATE). One reader task and
 //! one writer task per connection; the writer coalesces queued frames into one `write`
-//! call, so a connection with hundreds of requests in flight costs few syscalls. The frame
+//! call, so a connection with hundreds of requests in flight costs few syscalls, and the
+//! reader writes the answers of one read burst itself when nothing is queued. The frame
 //! codec itself lives in `ferromq-protocol`; this crate adds only I/O.
 
 mod connection;
