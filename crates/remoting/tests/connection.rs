@@ -190,3 +190,65 @@ async fn two_thousand_connections_each_served() {
         c.close();
     }
 }
+
+/// Answers written by the reader itself (a burst's immediate answers) and answers queued for
+/// the writer task (late answers, and whatever a full socket did not take) share one socket:
+/// with a client that stops reading until hundreds of large answers are pending, every frame
+/// still arrives whole, and the immediate answers in request order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn direct_and_queued_answers_never_interleave() {
+    use bytes::BytesMut;
+    use ferromq_protocol::frame::{decode_frame, encode_frame};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let (s, _) = server().await;
+    let mut stream = tokio::net::TcpStream::connect(s.local_addr()).await.unwrap();
+    let n = 300u32;
+    let (mut immediate, mut late) = (Vec::new(), Vec::new());
+    let mut buf = BytesMut::new();
+    let take = |buf: &mut BytesMut, immediate: &mut Vec<u32>, late: &mut Vec<u32>| {
+        while let Some(resp) = decode_frame(buf, 16 * 1024 * 1024).unwrap() {
+            let i = resp.opaque as u32;
+            assert!(resp.is_response());
+            assert_eq!(resp.body.len(), 64 * 1024, "answer {i} whole");
+            assert_eq!(&resp.body[..4], &i.to_be_bytes(), "answer {i} carries its own body");
+            assert!(resp.body[4..].iter().all(|&b| b == (i % 251) as u8), "answer {i} intact");
+            if i.is_multiple_of(7) {
+                late.push(i);
+            } else {
+                immediate.push(i);
+            }
+        }
+    };
+    // Batches of requests while reading slowly: the writer task is draining a backlog
+    // when the next burst's answers are ready.
+    for batch in 0..n / 10 {
+        let mut out = BytesMut::new();
+        for i in batch * 10..batch * 10 + 10 {
+            let mut body = vec![(i % 251) as u8; 64 * 1024];
+            body[..4].copy_from_slice(&i.to_be_bytes());
+            let mut req = RemotingCommand::request(if i.is_multiple_of(7) { 1 } else { 10 }).with_body(body);
+            req.opaque = i as i32;
+            encode_frame(&req, &mut out);
+        }
+        stream.write_all(&out).await.unwrap();
+        if batch < 5 {
+            // Let the server's socket buffer fill first.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        } else {
+            let mut chunk = vec![0u8; 200 * 1024];
+            let read = tokio::time::timeout(T, stream.read(&mut chunk)).await.unwrap().unwrap();
+            buf.extend_from_slice(&chunk[..read]);
+            take(&mut buf, &mut immediate, &mut late);
+        }
+    }
+    while immediate.len() + late.len() < n as usize {
+        let read = tokio::time::timeout(T, stream.read_buf(&mut buf)).await.unwrap().unwrap();
+        assert!(read > 0, "server closed early");
+        take(&mut buf, &mut immediate, &mut late);
+    }
+    let expected: Vec<u32> = (0..n).filter(|i| i % 7 != 0).collect();
+    assert_eq!(immediate, expected, "immediate answers in request order");
+    late.sort_unstable();
+    assert_eq!(late, (0..n).filter(|i| i % 7 == 0).collect::<Vec<_>>());
+}
