@@ -3,7 +3,6 @@
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
 use ferromq_store::MessageStore;
 use parking_lot::RwLock;
@@ -24,7 +23,6 @@ pub struct BrokerContext {
     pub cluster_name: String,
     pub region_id: String,
     pub trace_on: bool,
-    pub sync_flush_timeout: Duration,
     pub topics: TopicConfigManager,
     pub groups: SubscriptionGroupManager,
     pub offsets: ConsumerOffsetManager,
@@ -66,7 +64,6 @@ impl BrokerContext {
             cluster_name: b.broker_cluster_name.clone(),
             region_id: b.region_id.clone(),
             trace_on: b.trace_on,
-            sync_flush_timeout: Duration::from_millis(parts.settings.store.sync_flush_timeout_ms),
             consumers: ConsumerManager::new(b.channel_expired_timeout_ms),
             producers: ProducerManager::new(b.channel_expired_timeout_ms),
             locks: RebalanceLockManager::default(),

@@ -9,10 +9,16 @@
 //! the rounds full: before an fsync the flusher briefly *gathers* (waits, at most about
 //! one fsync time, until as many writers are waiting as the last fsync released), and
 //! released threads are woken through a wake-up tree rather than all by the flusher.
+//!
+//! A third way to wait is a callback ([`PutHandle::on_durable`]): run by whoever advances
+//! the flushed position (the flusher thread), with no thread, task or timer per put — the
+//! broker answers a SYNC_FLUSH send from it. Callbacks not satisfied within their timeout
+//! are answered `FlushDiskTimeout` by [`FlushWatch::expire_callbacks`], which the store's
+//! threads call as they go round.
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::thread::Thread;
@@ -22,12 +28,37 @@ use parking_lot::{Condvar, Mutex};
 
 use crate::error::{Result, StoreError};
 
+/// What a [`PutHandle::on_durable`] callback receives.
+pub type DurableCallback = Box<dyn FnOnce(Result<PutMessageResult>) + Send>;
+
+struct PendingCallback {
+    append: AppendResult,
+    deadline: Instant,
+    callback: DurableCallback,
+}
+
+impl std::fmt::Debug for PendingCallback {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PendingCallback").field("end", &self.append.end_offset()).finish()
+    }
+}
+
+impl PendingCallback {
+    fn run(self, outcome: Result<PutMessageStatus>) {
+        let append = self.append;
+        (self.callback)(outcome.map(|status| PutMessageResult { status, append }));
+    }
+}
+
 #[derive(Debug, Default)]
 struct WatchState {
     poisoned: Option<String>,
     shutdown: bool,
     /// Futures waiting for `flushed >= .0`.
     wakers: Vec<(u64, Waker)>,
+    /// Callbacks waiting for their append's end, in registration order (so by deadline:
+    /// one timeout for all).
+    callbacks: Vec<PendingCallback>,
     /// Threads blocked in [`FlushWatch::wait`] for `flushed >= .0`.
     threads: Vec<(u64, Thread)>,
     /// Satisfied threads not yet unparked. Waking a thousand threads one by one from the
@@ -43,7 +74,7 @@ struct WatchState {
 
 impl WatchState {
     fn waiting(&self) -> usize {
-        self.wakers.len() + self.threads.len()
+        self.wakers.len() + self.threads.len() + self.callbacks.len()
     }
 }
 
@@ -58,6 +89,8 @@ pub(crate) struct FlushWatch {
     flushed: AtomicU64,
     state: Mutex<WatchState>,
     gather_cond: Condvar,
+    /// Callbacks registered; lets `expire_callbacks` skip the lock when there are none.
+    callback_count: AtomicUsize,
 }
 
 /// Outcome of waiting for durability.
@@ -80,11 +113,19 @@ impl FlushWatch {
     /// through the wake-up tree). Returns how many waiters were registered before (the
     /// flusher's estimate of the writers it serves).
     pub(crate) fn advance(&self, flushed: u64) -> usize {
-        let (before, wake) = {
+        let (before, wake, done) = {
             let mut st = self.state.lock();
             let f = self.flushed.load(Ordering::Acquire).max(flushed);
             self.flushed.store(f, Ordering::Release);
             let before = st.waiting();
+            let mut done = Vec::new();
+            if !st.callbacks.is_empty() {
+                let (ready, waiting): (Vec<_>, Vec<_>) =
+                    st.callbacks.drain(..).partition(|c| c.append.end_offset() <= f);
+                st.callbacks = waiting;
+                self.callback_count.store(st.callbacks.len(), Ordering::Release);
+                done = ready;
+            }
             let mut ready = Vec::new();
             st.wakers.retain(|(end, w)| {
                 if *end <= f {
@@ -103,11 +144,54 @@ impl FlushWatch {
                     true
                 }
             });
-            (before, ready)
+            (before, ready, done)
         };
         wake.into_iter().for_each(Waker::wake);
         self.wake_threads(FLUSHER_FAN_OUT);
+        done.into_iter().for_each(|c| c.run(Ok(PutMessageStatus::PutOk)));
         before
+    }
+
+    /// Registers `callback` for when `end` is durable; runs it at once when it already is
+    /// (or the store is poisoned or shut down).
+    fn on_durable(&self, append: AppendResult, timeout: Duration, callback: DurableCallback) {
+        let end = append.end_offset();
+        let pending = PendingCallback { append, deadline: Instant::now() + timeout, callback };
+        let now = {
+            let mut st = self.state.lock();
+            match self.check(&st, end) {
+                Some(r) => Some(r),
+                None => {
+                    st.callbacks.push(pending);
+                    self.callback_count.store(st.callbacks.len(), Ordering::Release);
+                    self.registered(&mut st);
+                    return;
+                }
+            }
+        };
+        if let Some(r) = now {
+            pending.run(r.map(|_| PutMessageStatus::PutOk));
+        }
+    }
+
+    /// Answers `FlushDiskTimeout` to callbacks whose timeout has passed. Cheap when none
+    /// are registered; called by the flusher each round and by other store threads (so
+    /// that a hung fsync does not hold the answers back).
+    pub(crate) fn expire_callbacks(&self, now: Instant) {
+        if self.callback_count.load(Ordering::Acquire) == 0 {
+            return;
+        }
+        let expired: Vec<PendingCallback> = {
+            let mut st = self.state.lock();
+            let n = st.callbacks.iter().take_while(|c| c.deadline <= now).count();
+            if n == 0 {
+                return;
+            }
+            let expired = st.callbacks.drain(..n).collect();
+            self.callback_count.store(st.callbacks.len(), Ordering::Release);
+            expired
+        };
+        expired.into_iter().for_each(|c| c.run(Ok(PutMessageStatus::FlushDiskTimeout)));
     }
 
     /// Unparks up to `n` satisfied threads.
@@ -133,17 +217,25 @@ impl FlushWatch {
     }
 
     fn wake_everyone(&self, f: impl FnOnce(&mut WatchState)) {
-        let (wakers, threads) = {
+        let (wakers, threads, callbacks, poisoned) = {
             let mut st = self.state.lock();
             f(&mut st);
             let wakers: Vec<Waker> = st.wakers.drain(..).map(|(_, w)| w).collect();
             let mut threads: Vec<Thread> = st.threads.drain(..).map(|(_, t)| t).collect();
             threads.append(&mut st.to_wake);
-            (wakers, threads)
+            let callbacks: Vec<PendingCallback> = st.callbacks.drain(..).collect();
+            self.callback_count.store(0, Ordering::Release);
+            (wakers, threads, callbacks, st.poisoned.clone())
         };
         self.gather_cond.notify_all();
         wakers.into_iter().for_each(Waker::wake);
         threads.iter().for_each(Thread::unpark);
+        for c in callbacks {
+            c.run(Err(match &poisoned {
+                Some(p) => StoreError::Poisoned(p.clone()),
+                None => StoreError::Shutdown,
+            }));
+        }
     }
 
     pub(crate) fn poison(&self, why: String) {
@@ -336,6 +428,18 @@ impl PutHandle {
         &self.append
     }
 
+    /// Calls `callback` once the put is as durable as the flush mode promises: at once in
+    /// ASYNC_FLUSH; in SYNC_FLUSH from the flusher thread after the fsync that covers it
+    /// (`PutOk`), or after `syncFlushTimeout` (`FlushDiskTimeout`), or with the error that
+    /// poisoned or shut down the store. The callback must be quick and must not block (it
+    /// runs between fsyncs): encoding and queueing an answer is what it is for.
+    pub fn on_durable(self, callback: impl FnOnce(Result<PutMessageResult>) + Send + 'static) {
+        match self.watch {
+            None => callback(Ok(PutMessageResult { status: PutMessageStatus::PutOk, append: self.append })),
+            Some(w) => w.on_durable(self.append, self.timeout, Box::new(callback)),
+        }
+    }
+
     /// Blocks until durable per the flush mode; `FlushDiskTimeout` after `syncFlushTimeout`.
     pub fn wait(self) -> Result<PutMessageResult> {
         let status = match &self.watch {
@@ -426,6 +530,65 @@ mod tests {
         assert!(!late.is_finished());
         watch.advance(n + 10);
         assert_eq!(late.join().unwrap(), WaitOutcome::Durable);
+    }
+
+    /// Records what each callback received.
+    #[allow(clippy::type_complexity)]
+    fn recorder() -> (
+        Arc<Mutex<Vec<(u64, std::result::Result<PutMessageStatus, String>)>>>,
+        impl Fn(u64) -> DurableCallback,
+    ) {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let s2 = seen.clone();
+        let make = move |id: u64| -> DurableCallback {
+            let s = s2.clone();
+            Box::new(move |r: Result<PutMessageResult>| {
+                s.lock().push((id, r.map(|r| r.status).map_err(|e| e.to_string())))
+            })
+        };
+        (seen, make)
+    }
+
+    #[test]
+    fn callbacks_run_on_the_advance_that_covers_them_and_count_for_gathering() {
+        let watch = Arc::new(FlushWatch::new(0));
+        let (seen, make) = recorder();
+        for end in [10, 20, 30] {
+            PutHandle::waiting(append(end), watch.clone(), Duration::from_secs(5)).on_durable(make(end));
+        }
+        // Registered callbacks are waiters: the gathering step sees them at once.
+        let started = Instant::now();
+        watch.gather(3, Duration::from_secs(5));
+        assert!(started.elapsed() < Duration::from_secs(1));
+        assert_eq!(watch.advance(20), 3);
+        assert_eq!(*seen.lock(), vec![(10, Ok(PutMessageStatus::PutOk)), (20, Ok(PutMessageStatus::PutOk))]);
+        watch.advance(30);
+        assert_eq!(seen.lock().len(), 3);
+        // Already durable (or ASYNC_FLUSH): called at once.
+        PutHandle::waiting(append(25), watch.clone(), Duration::from_secs(5)).on_durable(make(25));
+        PutHandle::ready(append(99)).on_durable(make(99));
+        assert_eq!(seen.lock()[3..], [(25, Ok(PutMessageStatus::PutOk)), (99, Ok(PutMessageStatus::PutOk))]);
+    }
+
+    #[test]
+    fn callbacks_time_out_in_order_and_fail_when_poisoned() {
+        let watch = Arc::new(FlushWatch::new(0));
+        let (seen, make) = recorder();
+        PutHandle::waiting(append(10), watch.clone(), Duration::from_millis(10)).on_durable(make(1));
+        PutHandle::waiting(append(20), watch.clone(), Duration::from_secs(60)).on_durable(make(2));
+        watch.expire_callbacks(Instant::now());
+        assert!(seen.lock().is_empty(), "nothing expired yet");
+        watch.expire_callbacks(Instant::now() + Duration::from_millis(50));
+        assert_eq!(*seen.lock(), vec![(1, Ok(PutMessageStatus::FlushDiskTimeout))]);
+        watch.poison("fsync failed: EIO".into());
+        assert!(matches!(&seen.lock()[1], (2, Err(e)) if e.contains("EIO")));
+        // After poisoning, a new callback fails at once.
+        PutHandle::waiting(append(30), watch.clone(), Duration::from_secs(5)).on_durable(make(3));
+        assert!(matches!(&seen.lock()[2], (3, Err(e)) if e.contains("EIO")));
+        let watch = Arc::new(FlushWatch::new(0));
+        PutHandle::waiting(append(10), watch.clone(), Duration::from_secs(5)).on_durable(make(4));
+        watch.shutdown();
+        assert!(matches!(&seen.lock()[3], (4, Err(_))));
     }
 
     #[test]

@@ -943,6 +943,8 @@ impl Inner {
         // the two contend for the commit lock (measured: ~10 % less broker throughput).
         let commits = self.config.transient_store_pool_enable;
         while !self.stopping.load(Ordering::Acquire) {
+            // Also here, so that SYNC_FLUSH callbacks time out while an fsync hangs.
+            self.commitlog.watch.expire_callbacks(std::time::Instant::now());
             let limit = self.dispatch_limit.load(Ordering::Acquire);
             if commits && self.commitlog.uncommitted_bytes() > 0 {
                 if let Err(e) = self.commitlog.commit_all() {
@@ -1104,6 +1106,7 @@ impl Inner {
             match cfg.flush_disk_type {
                 FlushDiskType::SyncFlush => {
                     self.flush_signal.wait(Duration::from_millis(10));
+                    self.commitlog.watch.expire_callbacks(std::time::Instant::now());
                     if self.commitlog.unflushed_bytes() == 0 {
                         self.commitlog.watch.wake_stragglers();
                         continue;

@@ -13,7 +13,7 @@ use ferromq_protocol::{RemotingCommand, RequestCode, ResponseCode};
 use ferromq_remoting::Connection;
 use ferromq_store::{PutMessage, PutMessageStatus, StoreError};
 
-use super::{answer_later, validate_topic_name};
+use super::validate_topic_name;
 use crate::context::BrokerContext;
 
 /// Longest properties string, as Java's `Short.MAX_VALUE` check.
@@ -76,17 +76,22 @@ pub fn process(ctx: &BrokerContext, conn: &Connection, req: RemotingCommand) -> 
     if handle.is_ready() {
         return Some(response);
     }
-    // SYNC_FLUSH: answer once the group commit that covers this append is done.
-    let timeout = ctx.sync_flush_timeout;
-    answer_later(conn, &req, async move {
-        match tokio::time::timeout(timeout, handle).await {
-            Ok(Ok(r)) if r.status == PutMessageStatus::PutOk => response,
-            Ok(Ok(_)) | Err(_) => {
+    // SYNC_FLUSH: answered from the flusher once the group commit that covers this append
+    // is done (no task or timer per send), or FLUSH_DISK_TIMEOUT after syncFlushTimeout.
+    let oneway = req.is_oneway();
+    let (conn, opaque, serialize_type) = (conn.clone(), req.opaque, req.serialize_type);
+    handle.on_durable(move |r| {
+        let response = match r {
+            Ok(r) if r.status == PutMessageStatus::PutOk => response,
+            Ok(_) => {
                 response.code = ResponseCode::FLUSH_DISK_TIMEOUT;
                 response.remark = Some("flush disk timeout".into());
                 response
             }
-            Ok(Err(e)) => RemotingCommand::error(ResponseCode::SYSTEM_ERROR, format!("store error: {e}")),
+            Err(e) => RemotingCommand::error(ResponseCode::SYSTEM_ERROR, format!("store error: {e}")),
+        };
+        if !oneway {
+            let _ = conn.send_response(opaque, serialize_type, response);
         }
     });
     None

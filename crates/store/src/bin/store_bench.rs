@@ -5,7 +5,8 @@
 //!
 //! `cargo run --release -p ferromq-store --features bench-async --bin store-bench --
 //! [--dir D] [--messages N] [--size BYTES] [--threads T] [--burst K] [--rt-threads 1,2]
-//! [--modes async,async-tsp,async-deferred,sync1,sync64,sync1024,sync64-async,sync1024-async]
+//! [--modes async,async-tsp,async-deferred,sync1,sync64,sync1024,sync64-cb,sync1024-cb,
+//!          sync64-async,sync1024-async]
 //! [--backlog-gb G [--cold] [--backlog-segment-mb 1024]]`
 //!
 //! Modes that drive the store the way the broker does:
@@ -15,7 +16,12 @@
 //!   Each writer writes to its own queue, as in the thread rows.
 //! - `sync64-async`, `sync1024-async` (feature `bench-async`): SYNC_FLUSH writers as tokio
 //!   tasks on a runtime of `--rt-threads` worker threads (one row per value), each looping
-//!   put → `.await` the `PutHandle` (under `syncFlushTimeout`, like the broker's send).
+//!   put → `.await` the `PutHandle` (under `syncFlushTimeout`, as the broker's send did
+//!   until it moved to callbacks).
+//! - `sync64-cb`, `sync1024-cb`: SYNC_FLUSH writers with one message in flight each,
+//!   acknowledged through `PutHandle::on_durable` (the broker's SYNC_FLUSH send): the
+//!   callback hands the writer back to one driver thread that puts its next message, as
+//!   the broker's connection reader does when a producer sends again.
 //!
 //! `--backlog-gb G` writes a G GB backlog (8 queues of one topic, ASYNC_FLUSH with the
 //! broker's deferred commit, 1 GiB segments) and scans it through the ConsumeQueue like a
@@ -31,7 +37,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ferromq_store::{FlushDiskType, MessageStore, MessageStoreConfig, PutMessage};
+use ferromq_store::{FlushDiskType, MessageStore, MessageStoreConfig, PutMessage, PutMessageStatus};
 
 struct Args {
     dir: PathBuf,
@@ -66,6 +72,8 @@ fn parse_args() -> Args {
             "sync1",
             "sync64",
             "sync1024",
+            "sync64-cb",
+            "sync1024-cb",
             "sync64-async",
             "sync1024-async",
         ]
@@ -202,6 +210,11 @@ enum Writers {
     /// multi-thread runtime of `rt_threads` workers.
     #[cfg(feature = "bench-async")]
     Tasks { tasks: usize, rt_threads: usize },
+    /// Writers with one message in flight each, answered by `PutHandle::on_durable` (the
+    /// broker's SYNC_FLUSH send): the callback hands the writer back to one driver thread,
+    /// which puts its next message — as the broker's connection reader does when the
+    /// producer that got the answer sends again.
+    Callbacks(usize),
 }
 
 fn open_store(
@@ -239,6 +252,7 @@ fn drive(store: &Arc<MessageStore>, writers: Writers, messages: u64, size: usize
         Writers::Tasks { tasks, rt_threads } => {
             return drive_tasks(store, tasks, rt_threads, messages, &template);
         }
+        Writers::Callbacks(writers) => return drive_callbacks(store, writers, messages, &template),
     };
     let mut handles = Vec::new();
     for w in 0..n {
@@ -294,6 +308,48 @@ fn drive(store: &Arc<MessageStore>, writers: Writers, messages: u64, size: usize
     let mut lat: Vec<u64> = Vec::new();
     for h in handles {
         lat.extend(h.join().unwrap_or_default());
+    }
+    Ok(lat)
+}
+
+fn drive_callbacks(
+    store: &Arc<MessageStore>,
+    writers: usize,
+    messages: u64,
+    template: &PutMessage,
+) -> BenchResult<Vec<u64>> {
+    // (writer, latency ns or None for a failed put)
+    let (tx, rx) = std::sync::mpsc::channel::<(usize, Option<u64>)>();
+    let put = |w: usize| -> BenchResult<()> {
+        let mut m = template.clone();
+        m.queue_id = (w % 8) as i32;
+        let t = Instant::now();
+        let tx = tx.clone();
+        store.put_message(m)?.on_durable(move |r| {
+            let lat = match r {
+                Ok(r) if r.status == PutMessageStatus::PutOk => Some(t.elapsed().as_nanos() as u64),
+                _ => None,
+            };
+            let _ = tx.send((w, lat));
+        });
+        Ok(())
+    };
+    let mut sent = 0u64;
+    for w in 0..writers.min(messages as usize) {
+        put(w)?;
+        sent += 1;
+    }
+    let mut lat = Vec::with_capacity(messages as usize);
+    while (lat.len() as u64) < sent {
+        let (w, l) = rx.recv_timeout(Duration::from_secs(60)).map_err(|_| "no acknowledgement in 60 s")?;
+        let Some(l) = l else {
+            return Err("a put was not acknowledged (FLUSH_DISK_TIMEOUT or error)".into());
+        };
+        lat.push(l);
+        if sent < messages {
+            put(w)?;
+            sent += 1;
+        }
     }
     Ok(lat)
 }
@@ -623,6 +679,15 @@ fn main() -> BenchResult<()> {
     for writers in [1usize, 64, 1024] {
         if want(&format!("sync{writers}")) {
             sync_runs.push((format!("SYNC_FLUSH {writers} writers"), writers, Writers::Threads(writers)));
+        }
+    }
+    for writers in [64usize, 1024] {
+        if want(&format!("sync{writers}-cb")) {
+            sync_runs.push((
+                format!("SYNC_FLUSH {writers} writers, callbacks"),
+                writers,
+                Writers::Callbacks(writers),
+            ));
         }
     }
     for writers in [64usize, 1024] {
