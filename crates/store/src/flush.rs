@@ -431,8 +431,9 @@ impl PutHandle {
     /// Calls `callback` once the put is as durable as the flush mode promises: at once in
     /// ASYNC_FLUSH; in SYNC_FLUSH from the flusher thread after the fsync that covers it
     /// (`PutOk`), or after `syncFlushTimeout` (`FlushDiskTimeout`), or with the error that
-    /// poisoned or shut down the store. The callback must be quick and must not block (it
-    /// runs between fsyncs): encoding and queueing an answer is what it is for.
+    /// poisoned or shut down the store. The callback must be quick, must not block and must
+    /// not call into the store (it runs between fsyncs, under the flush lock): encoding and
+    /// queueing an answer is what it is for.
     pub fn on_durable(self, callback: impl FnOnce(Result<PutMessageResult>) + Send + 'static) {
         match self.watch {
             None => callback(Ok(PutMessageResult { status: PutMessageStatus::PutOk, append: self.append })),
