@@ -86,14 +86,21 @@ impl ExtFields {
     }
 
     fn position(&self, key: &str) -> Option<usize> {
-        // Keys are short (often one letter, as in SEND_MESSAGE_V2): compare lengths and bytes
-        // inline instead of calling memcmp for each of a dozen entries.
+        self.position_from(0, key)
+    }
+
+    /// Index of `key`, searching from `start` to the end and then from the beginning.
+    fn position_from(&self, start: usize, key: &str) -> Option<usize> {
         let key = key.as_bytes();
         if self.keys_seen & key_bit(key) == 0 {
             return None;
         }
         let text = self.text.as_bytes();
-        self.index.iter().position(|&(k, v, _)| {
+        let start = start.min(self.index.len());
+        // Keys are short (often one letter, as in SEND_MESSAGE_V2): compare lengths and bytes
+        // inline instead of calling memcmp for each of a dozen entries.
+        (start..self.index.len()).chain(0..start).find(|&i| {
+            let (k, v, _) = self.index[i];
             let candidate = &text[k as usize..v as usize];
             candidate.len() == key.len() && candidate.iter().zip(key).all(|(a, b)| a == b)
         })
@@ -108,18 +115,7 @@ impl ExtFields {
     /// fields sent in the order they are read (as Java's HashMap orders short keys, and as
     /// we write them) are found at the first comparison instead of after scanning them all.
     pub fn get_from(&self, cursor: &mut usize, key: &str) -> Option<&str> {
-        let key_bytes = key.as_bytes();
-        if self.keys_seen & key_bit(key_bytes) == 0 {
-            return None;
-        }
-        let n = self.index.len();
-        let start = (*cursor).min(n);
-        let text = self.text.as_bytes();
-        let found = (start..n).chain(0..start).find(|&i| {
-            let (k, v, _) = self.index[i];
-            let candidate = &text[k as usize..v as usize];
-            candidate.len() == key_bytes.len() && candidate.iter().zip(key_bytes).all(|(a, b)| a == b)
-        })?;
+        let found = self.position_from(*cursor, key)?;
         *cursor = found + 1;
         Some(self.value_at(found))
     }

@@ -22,21 +22,14 @@ pub fn quote_bare_keys(input: &[u8]) -> Cow<'_, [u8]> {
     let mut out: Option<Vec<u8>> = None;
     // Open brace -> its closing brace; computed only when a brace appears in key position.
     let mut closing: Option<HashMap<usize, usize>> = None;
-    let mut in_string = false;
-    let mut escaped = false;
+    let mut strings = StringTracker::default();
     // True right after `{` or `,` in an object context (ignoring white space): a key may start.
     let mut key_may_start = false;
     let mut i = 0;
     while i < input.len() {
         let c = input[i];
-        if in_string {
-            if escaped {
-                escaped = false;
-            } else if c == b'\\' {
-                escaped = true;
-            } else if c == b'"' {
-                in_string = false;
-            }
+        if strings.in_string(c) {
+            key_may_start = false;
             if let Some(o) = out.as_mut() {
                 o.push(c);
             }
@@ -44,10 +37,6 @@ pub fn quote_bare_keys(input: &[u8]) -> Cow<'_, [u8]> {
             continue;
         }
         match c {
-            b'"' => {
-                in_string = true;
-                key_may_start = false;
-            }
             b'{' if key_may_start => {
                 let closing = closing.get_or_insert_with(|| matching_braces(input));
                 if let Some(end) = closing.get(&i).copied().filter(|&end| followed_by_colon(input, end)) {
@@ -70,12 +59,8 @@ pub fn quote_bare_keys(input: &[u8]) -> Cow<'_, [u8]> {
                 while end < input.len() && input[end].is_ascii_digit() {
                     end += 1;
                 }
-                let mut after = end;
-                while after < input.len() && matches!(input[after], b' ' | b'\n' | b'\r' | b'\t') {
-                    after += 1;
-                }
                 key_may_start = false;
-                if after < input.len() && input[after] == b':' {
+                if followed_by_colon(input, end - 1) {
                     let o = out.get_or_insert_with(|| {
                         let mut v = Vec::with_capacity(input.len() + 16);
                         v.extend_from_slice(&input[..start]);
@@ -101,25 +86,44 @@ pub fn quote_bare_keys(input: &[u8]) -> Cow<'_, [u8]> {
     }
 }
 
+/// Where a byte scan stands with respect to JSON string literals.
+#[derive(Default)]
+struct StringTracker {
+    in_string: bool,
+    escaped: bool,
+}
+
+impl StringTracker {
+    /// Feeds the next byte; true when it is part of a string literal, quotes included.
+    fn in_string(&mut self, c: u8) -> bool {
+        if self.in_string {
+            if self.escaped {
+                self.escaped = false;
+            } else if c == b'\\' {
+                self.escaped = true;
+            } else if c == b'"' {
+                self.in_string = false;
+            }
+            true
+        } else if c == b'"' {
+            self.in_string = true;
+            true
+        } else {
+            false
+        }
+    }
+}
+
 /// Every balanced object's opening brace index -> its closing brace index (outside strings).
 fn matching_braces(input: &[u8]) -> HashMap<usize, usize> {
     let mut pairs = HashMap::new();
     let mut open = Vec::new();
-    let mut in_string = false;
-    let mut escaped = false;
+    let mut strings = StringTracker::default();
     for (i, &c) in input.iter().enumerate() {
-        if in_string {
-            if escaped {
-                escaped = false;
-            } else if c == b'\\' {
-                escaped = true;
-            } else if c == b'"' {
-                in_string = false;
-            }
+        if strings.in_string(c) {
             continue;
         }
         match c {
-            b'"' => in_string = true,
             b'{' => open.push(i),
             b'}' => {
                 if let Some(start) = open.pop() {

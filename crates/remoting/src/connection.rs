@@ -281,28 +281,25 @@ impl Connection {
             // Checked again under the lock: the writer task only writes while holding it,
             // and queued bytes are counted before they are sent to it.
             if self.shared.queued_bytes.load(Ordering::Acquire) == 0 {
-                match half.try_write(&frames) {
-                    Ok(n) if n == frames.len() => return Ok(()),
-                    Ok(n) => {
-                        // Counted before the lock is released, so that no direct write
-                        // can overtake the rest.
-                        let _ = frames.split_to(n);
-                        self.shared.queued_bytes.fetch_add(frames.len(), Ordering::AcqRel);
-                        drop(guard);
-                        return self.send_to_writer(frames);
-                    }
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                        self.shared.queued_bytes.fetch_add(frames.len(), Ordering::AcqRel);
-                        drop(guard);
-                        return self.send_to_writer(frames);
-                    }
+                let written = match half.try_write(&frames) {
+                    Ok(n) => n,
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => 0,
                     Err(e) => {
                         drop(guard);
                         tracing::debug!(peer = %self.shared.peer, error = %e, "write failed");
                         self.close();
                         return Err(RemotingError::Closed(self.shared.peer));
                     }
+                };
+                if written == frames.len() {
+                    return Ok(());
                 }
+                // The rest is counted before the lock is released, so that no direct write
+                // can overtake it.
+                let _ = frames.split_to(written);
+                self.shared.queued_bytes.fetch_add(frames.len(), Ordering::AcqRel);
+                drop(guard);
+                return self.send_to_writer(frames);
             }
         }
         self.enqueue_encoded(frames)

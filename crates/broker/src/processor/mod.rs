@@ -9,7 +9,6 @@ pub mod pull;
 pub mod query;
 pub mod send;
 
-use std::future::Future;
 use std::sync::Arc;
 
 use ferromq_protocol::{RemotingCommand, RequestCode, ResponseCode};
@@ -81,27 +80,6 @@ impl RequestHandler for BrokerHandler {
     fn on_closed(&self, conn: &Connection) {
         consumer::channel_closed(&self.ctx, conn);
     }
-}
-
-/// Answers `req` from a spawned task once `response` resolves (SYNC_FLUSH sends, calls that
-/// wait on a peer). The reader moves on at once.
-pub fn answer_later(
-    conn: &Connection,
-    req: &RemotingCommand,
-    response: impl Future<Output = RemotingCommand> + Send + 'static,
-) {
-    if req.is_oneway() {
-        tokio::spawn(async move {
-            let _ = response.await;
-        });
-        return;
-    }
-    let conn = conn.clone();
-    let (opaque, serialize_type) = (req.opaque, req.serialize_type);
-    tokio::spawn(async move {
-        let response = response.await;
-        let _ = conn.send_response(opaque, serialize_type, response);
-    });
 }
 
 /// Java's `TopicValidator.validateTopic`, answered with Java's code and remark.
