@@ -55,7 +55,6 @@ const IGNORED_JAVA_KEYS: &[&str] = &[
     "useTLS",
     "osPageCacheBusyTimeOutMills",
     "transientStorePoolEnable",
-    "warmMapedFileEnable",
     "flushLeastPagesWhenWarmMapedFile",
     "highSpeedMode",
     "commercialEnable",

@@ -64,6 +64,13 @@ pub struct MessageStoreConfig {
     /// (it survives a process crash) while a pipelined burst costs one write, not one per
     /// message. A caller that sets this must commit before it acknowledges.
     pub deferred_commit: bool,
+    /// `warmMapedFileEnable`: pre-write zeros into the CommitLog ahead of the appends, so
+    /// that appends overwrite blocks already written and a SYNC_FLUSH fsync writes only the
+    /// data (no block allocation to record with it): ~115 µs per group-commit fsync instead
+    /// of ~170–220 here. Costs writing the log twice. RocketMQ's key (there it pre-touches
+    /// the pages of new mapped files) with a different default: unset means on for
+    /// SYNC_FLUSH and off for ASYNC_FLUSH — see [`MessageStoreConfig::warm_commit_log`].
+    pub warm_maped_file_enable: Option<bool>,
     /// `fileReservedTime`: hours a CommitLog segment is kept.
     pub file_reserved_time_hours: u64,
     /// `deleteWhen`: hours of day (`"04"`, `"04;05"`) when expired segments are deleted.
@@ -120,6 +127,7 @@ impl Default for MessageStoreConfig {
             sync_flush_timeout_ms: 5000,
             transient_store_pool_enable: false,
             deferred_commit: false,
+            warm_maped_file_enable: None,
             file_reserved_time_hours: 72,
             delete_when: vec![4],
             disk_max_used_space_ratio: 75,
@@ -265,6 +273,7 @@ impl MessageStoreConfig {
             }
             "syncFlushTimeout" => self.sync_flush_timeout_ms = parse_u64(key, value)?,
             "transientStorePoolEnable" => self.transient_store_pool_enable = parse_bool(key, value)?,
+            "warmMapedFileEnable" => self.warm_maped_file_enable = Some(parse_bool(key, value)?),
             "fileReservedTime" => self.file_reserved_time_hours = parse_u64(key, value)?,
             "deleteWhen" => self.delete_when = parse_delete_when(key, value)?,
             "diskMaxUsedSpaceRatio" => {
@@ -313,6 +322,13 @@ impl MessageStoreConfig {
             _ => return Ok(false),
         }
         Ok(true)
+    }
+
+    /// Whether the CommitLog is pre-written ([`MessageStoreConfig::warm_maped_file_enable`],
+    /// by default only for SYNC_FLUSH, whose fsyncs it makes cheaper; for ASYNC_FLUSH the
+    /// extra writing costs more CPU than the cheaper overwrites save).
+    pub fn warm_commit_log(&self) -> bool {
+        self.warm_maped_file_enable.unwrap_or(self.flush_disk_type == FlushDiskType::SyncFlush)
     }
 
     /// Cross-field checks; called by `from_properties` and by `MessageStore::open`.
@@ -433,6 +449,20 @@ mod tests {
         assert_eq!(c.file_reserved_time_hours, 48);
         assert_eq!(c.disk_max_used_space_ratio, 80);
         assert_eq!(c.broker_role, BrokerRole::Slave);
+    }
+
+    #[test]
+    fn prewriting_defaults_to_sync_flush_only() {
+        let mut c = MessageStoreConfig::default();
+        assert!(!c.warm_commit_log());
+        c.set("flushDiskType", "SYNC_FLUSH").unwrap();
+        assert!(c.warm_commit_log());
+        c.set("warmMapedFileEnable", "false").unwrap();
+        assert!(!c.warm_commit_log());
+        c.set("flushDiskType", "ASYNC_FLUSH").unwrap();
+        c.set("warmMapedFileEnable", "true").unwrap();
+        assert!(c.warm_commit_log());
+        assert!(c.set("warmMapedFileEnable", "maybe").is_err());
     }
 
     #[test]

@@ -16,7 +16,7 @@ use parking_lot::{Mutex, RwLock};
 
 use crate::config::CQ_STORE_UNIT_SIZE;
 use crate::error::{Result, StoreError};
-use crate::segment::{list_segment_files, Segment};
+use crate::segment::{list_segment_files, Segment, Space};
 
 const UNIT: u64 = CQ_STORE_UNIT_SIZE;
 /// Bytes read per system call when scanning a queue file backwards.
@@ -175,7 +175,7 @@ impl ConsumeQueue {
         }
         let pos = index as u64 * UNIT;
         let start = pos - pos % self.file_size;
-        let seg = Arc::new(Segment::create(&self.dir, start, self.file_size)?);
+        let seg = Arc::new(Segment::create(&self.dir, start, self.file_size, Space::Reserved)?);
         let mut files = self.files.write();
         let i = files.partition_point(|s| s.start() < start);
         files.insert(i, seg.clone());
@@ -369,7 +369,7 @@ impl ConsumeQueue {
                 }
                 if let Some(f) = files.last() {
                     if pos < f.end() {
-                        f.zero_from(pos - f.start())?;
+                        f.zero_from(pos - f.start(), Space::Reserved)?;
                     }
                 }
                 drop(files);

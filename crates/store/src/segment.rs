@@ -16,13 +16,22 @@ pub(crate) struct Segment {
     file: File,
 }
 
+/// How a new segment file gets its disk space.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Space {
+    /// A sparse file: blocks are allocated as data is written back.
+    Sparse,
+    /// Blocks reserved up front with `fallocate` (see [`reserve`] for why).
+    Reserved,
+}
+
 pub(crate) fn segment_name(start: u64) -> String {
     format!("{start:020}")
 }
 
 impl Segment {
     /// Creates (or reuses an existing, e.g. pre-created) file for `start` and sizes it.
-    pub(crate) fn create(dir: &Path, start: u64, size: u64) -> Result<Segment> {
+    pub(crate) fn create(dir: &Path, start: u64, size: u64, space: Space) -> Result<Segment> {
         let path = dir.join(segment_name(start));
         let file = OpenOptions::new()
             .read(true)
@@ -33,9 +42,10 @@ impl Segment {
             .map_err(|e| StoreError::io(&path, e))?;
         let len = file.metadata().map_err(|e| StoreError::io(&path, e))?.len();
         if len != size {
-            // Sparse: blocks are allocated as data arrives; unwritten space reads as zeros,
-            // which recovery recognises as "no record here".
-            file.set_len(size).map_err(|e| StoreError::io(&path, e))?;
+            match space {
+                Space::Reserved => reserve(&file, &path, size)?,
+                Space::Sparse => file.set_len(size).map_err(|e| StoreError::io(&path, e))?,
+            }
         }
         Ok(Segment { start, size, path, file })
     }
@@ -102,13 +112,39 @@ impl Segment {
     }
 
     /// Zeroes everything from `file_pos` to the end (by truncating and re-extending, which
-    /// frees the blocks instead of writing zeros) and syncs.
-    pub(crate) fn zero_from(&self, file_pos: u64) -> Result<()> {
+    /// frees the blocks instead of writing zeros) and syncs. With [`Space::Reserved`] the
+    /// blocks are reserved again where there is room (a truncation in recovery must not
+    /// fail for lack of space).
+    pub(crate) fn zero_from(&self, file_pos: u64, space: Space) -> Result<()> {
         self.file
             .set_len(file_pos)
             .and_then(|_| self.file.set_len(self.size))
             .map_err(|e| StoreError::io(&self.path, e))?;
+        if space == Space::Reserved {
+            if let Err(e) = crate::sys::allocate(&self.file, self.size) {
+                tracing::warn!(path = %self.path.display(), error = %e, "could not reserve the zeroed range again");
+            }
+        }
         self.sync()
+    }
+
+    /// Writes zeros over `[from, to)` (file positions) and syncs, leaving those blocks
+    /// written (pre-written space, see `SegmentPrep::warm`).
+    pub(crate) fn fill_zeros(&self, from: u64, to: u64) -> Result<()> {
+        let zeros = vec![0u8; 1 << 20];
+        let mut pos = from;
+        while pos < to.min(self.size) {
+            let n = (to.min(self.size) - pos).min(zeros.len() as u64) as usize;
+            self.write_at(pos, &zeros[..n])?;
+            pos += n as u64;
+        }
+        self.sync()
+    }
+
+    /// Starts writing back `len` bytes at `file_pos` and waits until they are on the
+    /// device (without a cache flush: the next fsync orders them).
+    pub(crate) fn write_back(&self, file_pos: u64, len: u64) -> Result<()> {
+        crate::sys::write_back_range(&self.file, file_pos, len).map_err(|e| StoreError::io(&self.path, e))
     }
 
     /// Removes the file; open handles (readers holding this segment) stay valid.
@@ -124,6 +160,30 @@ impl Segment {
         let m = self.file.metadata().ok()?.modified().ok()?;
         let d = m.duration_since(std::time::UNIX_EPOCH).ok()?;
         Some(d.as_millis() as i64)
+    }
+}
+
+/// Sizes a new segment file to `size`, reserving its blocks up front.
+///
+/// Why reserve (fallocate) instead of a sparse file: a write into reserved blocks needs no
+/// block allocation, which makes page-cache appends ~40 % cheaper on ext4 here, and a full
+/// disk shows when the segment is prepared (an error naming the file) instead of in the
+/// middle of a record. Reserved but unwritten blocks still read as zeros, which recovery
+/// recognises as "no record here". Filesystems without fallocate get a sparse file.
+///
+/// Not for a SYNC_FLUSH CommitLog that is not pre-written: each fsync would then also
+/// convert "unwritten" extents to written ones, a metadata write per fsync (measured:
+/// ~220 µs per group-commit fsync vs ~170 sparse and ~115 into pre-written blocks).
+fn reserve(file: &File, path: &Path, size: u64) -> Result<()> {
+    match crate::sys::allocate(file, size) {
+        Ok(true) => Ok(()),
+        Ok(false) => file.set_len(size).map_err(|e| StoreError::io(path, e)),
+        Err(e) => {
+            // A new file that cannot be reserved is removed: recovery must not meet a
+            // segment of the wrong size, and the next attempt starts afresh.
+            let _ = std::fs::remove_file(path);
+            Err(StoreError::io(path, e))
+        }
     }
 }
 
@@ -160,16 +220,20 @@ mod tests {
     #[test]
     fn create_read_write_zero() {
         let dir = tempfile::tempdir().unwrap();
-        let s = Segment::create(dir.path(), 4096, 4096).unwrap();
+        let s = Segment::create(dir.path(), 4096, 4096, Space::Reserved).unwrap();
         assert_eq!(s.path().file_name().unwrap(), "00000000000000004096");
         s.write_at(10, b"abc").unwrap();
         let mut b = [0u8; 3];
         s.read_at(10, &mut b).unwrap();
         assert_eq!(&b, b"abc");
         assert!(s.write_at(4095, b"ab").is_err());
-        s.zero_from(11).unwrap();
+        s.zero_from(11, Space::Reserved).unwrap();
         s.read_at(10, &mut b).unwrap();
         assert_eq!(&b, b"a\0\0");
+        s.write_at(10, b"xyz").unwrap();
+        s.fill_zeros(11, 4096).unwrap();
+        s.read_at(10, &mut b).unwrap();
+        assert_eq!(&b, b"x\0\0");
         std::fs::write(dir.path().join("junk"), b"x").unwrap();
         let files = list_segment_files(dir.path()).unwrap();
         assert_eq!(files.len(), 1);

@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::{Checkpoint, CheckpointData};
 use crate::clock::{Clock, SystemClock};
-use crate::commitlog::{CommitLog, CommitLogRecovery};
+use crate::commitlog::{CommitLog, CommitLogRecovery, SegmentPrep};
 use crate::config::{BrokerRole, FlushDiskType, MessageStoreConfig};
 use crate::consume_queue::{ConsumeQueue, CqEntry, PutOutcome};
 use crate::error::{Result, StoreError};
@@ -31,6 +31,7 @@ use crate::fasthash::FastMap;
 use crate::flush::PutHandle;
 use crate::index::IndexService;
 use crate::record::{self, Peeked, PutMessage};
+use crate::segment::Space;
 use ferromq_protocol::message::stored;
 
 /// Bytes the dispatcher reads per system call.
@@ -46,6 +47,18 @@ const READ_GAP_MAX: u64 = 16 << 10;
 const READ_SPAN_MAX: u64 = 64 << 10;
 /// Upper bound on messages returned by one `query_message` (RocketMQ's maxMsgsNumBatch).
 const QUERY_MAX: usize = 64;
+
+/// How CommitLog segments are prepared: reserved (fallocate) unless this is a SYNC_FLUSH
+/// log that is not pre-written (see `Space`), pre-written when configured.
+fn segment_prep(config: &MessageStoreConfig) -> SegmentPrep {
+    let warm = config.warm_commit_log();
+    let space = if config.flush_disk_type == FlushDiskType::SyncFlush && !warm {
+        Space::Sparse
+    } else {
+        Space::Reserved
+    };
+    SegmentPrep { space, warm }
+}
 
 type QueueMap = FastMap<String, FastMap<i32, Arc<ConsumeQueue>>>;
 
@@ -287,6 +300,7 @@ impl MessageStore {
             cp.map(|c| c.commit_log_flushed),
             config.check_crc_on_recover,
             config.max_message_size,
+            segment_prep(&config),
         )?;
         report.commit_log = cl_report;
         let cl_min = commitlog.min_offset();
@@ -1105,28 +1119,22 @@ impl Inner {
         while !self.stopping.load(Ordering::Acquire) {
             match cfg.flush_disk_type {
                 FlushDiskType::SyncFlush => {
-                    self.flush_signal.wait(Duration::from_millis(10));
-                    self.commitlog.watch.expire_callbacks(std::time::Instant::now());
-                    if self.commitlog.unflushed_bytes() == 0 {
-                        self.commitlog.watch.wake_stragglers();
-                        continue;
-                    }
-                    // Make what is pending visible to the dispatcher at once.
-                    if self.commitlog.uncommitted_bytes() > 0 {
-                        if let Err(e) = self.commitlog.commit_all() {
-                            tracing::error!(error = %e, "CommitLog commit failed");
-                            self.stop_signal.wait(Duration::from_millis(100));
-                            continue;
-                        }
-                        self.reput_signal.notify();
-                    }
-                    // Let the writers the last fsync released append again (at most for
-                    // about one fsync time), so that this fsync serves them all.
                     if last_waiters > 1 {
+                        // Group commit under way: the writers the last fsync released are
+                        // appending again. Wait for them (at most about one fsync time) so
+                        // that this fsync serves them all, without first sleeping on the
+                        // flush signal (one wake-up less per round).
                         self.commitlog.watch.gather(last_waiters, last_fsync.min(MAX_GATHER));
+                    } else {
+                        self.flush_signal.wait(Duration::from_millis(10));
                     }
+                    self.commitlog.watch.expire_callbacks(std::time::Instant::now());
                     // Threads whose turn in the wake-up tree was lost (rare): wake them now.
                     self.commitlog.watch.wake_stragglers();
+                    if self.commitlog.unflushed_bytes() == 0 {
+                        last_waiters = 0;
+                        continue;
+                    }
                 }
                 FlushDiskType::AsyncFlush => {
                     self.flush_signal.wait(Duration::from_millis(cfg.flush_interval_commit_log_ms));

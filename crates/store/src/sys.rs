@@ -1,4 +1,6 @@
-//! The only module allowed to call `unsafe` libc functions: `statvfs` for disk usage and
+//! The only module allowed to call `unsafe` libc functions: `statvfs` for disk usage,
+//! `fallocate` to reserve a segment's blocks, `sync_file_range` to write pre-written
+//! zeros back early, `ioprio_set` to give that work the idle I/O priority and
 //! `localtime_r` for the local UTC offset. Everything else in the store uses safe std file
 //! I/O (`pread`/`pwrite` via `FileExt`, `fdatasync` via `sync_data`).
 //!
@@ -40,6 +42,72 @@ pub fn disk_used_ratio(path: &Path) -> io::Result<f64> {
     Ok((used / denom).clamp(0.0, 1.0))
 }
 
+/// Reserves `len` bytes of disk for `file` (extending it to `len` if shorter) with
+/// `fallocate`, so that writes into the range need no block allocation and cannot fail for
+/// lack of space. Returns `Ok(false)` where the filesystem cannot do it (the caller then
+/// falls back to a sparse file).
+pub fn allocate(file: &std::fs::File, len: u64) -> io::Result<bool> {
+    use std::os::fd::AsRawFd;
+    let len = libc::off_t::try_from(len)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "length does not fit off_t"))?;
+    // SAFETY: the descriptor is open for the duration of the call (borrowed from `file`);
+    // fallocate with mode 0 only allocates blocks and extends the size, never unmaps memory.
+    let rc = unsafe { libc::fallocate(file.as_raw_fd(), 0, 0, len) };
+    if rc == 0 {
+        return Ok(true);
+    }
+    let err = io::Error::last_os_error();
+    match err.raw_os_error() {
+        Some(libc::EOPNOTSUPP) | Some(libc::ENOSYS) => Ok(false),
+        _ => Err(err),
+    }
+}
+
+/// Writes back the dirty pages of `file` in `[offset, offset + len)` and waits for them
+/// (`sync_file_range` WAIT_BEFORE | WRITE | WAIT_AFTER): data only, no metadata and no
+/// device cache flush, so not a durability guarantee — used to get pre-written zeros out
+/// of the page cache before the group commit's fsyncs would have to write them.
+pub fn write_back_range(file: &std::fs::File, offset: u64, len: u64) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let (Ok(offset), Ok(len)) = (libc::off64_t::try_from(offset), libc::off64_t::try_from(len)) else {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "range does not fit off64_t"));
+    };
+    let flags =
+        libc::SYNC_FILE_RANGE_WAIT_BEFORE | libc::SYNC_FILE_RANGE_WRITE | libc::SYNC_FILE_RANGE_WAIT_AFTER;
+    // SAFETY: the descriptor is open for the duration of the call (borrowed from `file`);
+    // sync_file_range reads no user memory.
+    let rc = unsafe { libc::sync_file_range(file.as_raw_fd(), offset, len, flags) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// Gives the calling thread the idle I/O scheduling class (`ioprio_set`): its reads and
+/// write-backs are served when nobody else's are waiting (on schedulers that honour
+/// priorities, e.g. mq-deadline and BFQ).
+pub fn set_idle_io_priority() -> io::Result<()> {
+    const IOPRIO_WHO_PROCESS: libc::c_long = 1;
+    const IOPRIO_CLASS_IDLE: libc::c_long = 3;
+    const IOPRIO_CLASS_SHIFT: libc::c_long = 13;
+    // SAFETY: ioprio_set takes three integers (who = this thread, id 0 = the caller) and
+    // touches no user memory.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_ioprio_set,
+            IOPRIO_WHO_PROCESS,
+            0 as libc::c_long,
+            IOPRIO_CLASS_IDLE << IOPRIO_CLASS_SHIFT,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
 /// Offset of local time from UTC at `epoch_secs`, in seconds (0 if unknown).
 pub fn local_utc_offset_secs(epoch_secs: i64) -> i64 {
     let t: libc::time_t = epoch_secs as libc::time_t;
@@ -62,5 +130,25 @@ mod tests {
         let r = super::disk_used_ratio(std::path::Path::new("/")).unwrap();
         assert!((0.0..=1.0).contains(&r));
         assert!(super::disk_used_ratio(std::path::Path::new("/definitely/not/here")).is_err());
+    }
+
+    #[test]
+    fn allocate_extends_and_reads_zeros() {
+        use std::os::unix::fs::FileExt;
+        let dir = tempfile::tempdir().unwrap();
+        let f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(dir.path().join("a"))
+            .unwrap();
+        let done = super::allocate(&f, 1 << 20).unwrap();
+        if done {
+            assert_eq!(f.metadata().unwrap().len(), 1 << 20);
+            let mut b = [1u8; 16];
+            f.read_exact_at(&mut b, 4096).unwrap();
+            assert_eq!(b, [0u8; 16]);
+        }
     }
 }

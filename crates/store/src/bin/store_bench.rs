@@ -6,7 +6,8 @@
 //! `cargo run --release -p ferromq-store --features bench-async --bin store-bench --
 //! [--dir D] [--messages N] [--size BYTES] [--threads T] [--burst K] [--rt-threads 1,2]
 //! [--modes async,async-tsp,async-deferred,sync1,sync64,sync1024,sync64-cb,sync1024-cb,
-//!          sync64-async,sync1024-async]
+//!          sync64-inline,sync1024-inline,sync64-async,sync1024-async]
+//! [--warm true|false]
 //! [--backlog-gb G [--cold] [--backlog-segment-mb 1024]]`
 //!
 //! Modes that drive the store the way the broker does:
@@ -22,6 +23,10 @@
 //!   acknowledged through `PutHandle::on_durable` (the broker's SYNC_FLUSH send): the
 //!   callback hands the writer back to one driver thread that puts its next message, as
 //!   the broker's connection reader does when a producer sends again.
+//! - `sync64-inline`, `sync1024-inline`: the same writers, but each acknowledgement callback
+//!   puts the writer's next message itself (a producer sending again from its send
+//!   callback): no hand-off between threads, so the round is the fsync plus the re-puts —
+//!   the group commit's own ceiling.
 //!
 //! `--backlog-gb G` writes a G GB backlog (8 queues of one topic, ASYNC_FLUSH with the
 //! broker's deferred commit, 1 GiB segments) and scans it through the ConsumeQueue like a
@@ -59,6 +64,10 @@ struct Args {
     backlog_segment_mb: u64,
 }
 
+/// `--warm true|false`: `warmMapedFileEnable` for every store of the run (default: the
+/// store's default, on for SYNC_FLUSH only).
+static WARM: std::sync::OnceLock<Option<bool>> = std::sync::OnceLock::new();
+
 fn parse_args() -> Args {
     let mut a = Args {
         dir: std::env::temp_dir().join(format!("ferromq-store-bench-{}", std::process::id())),
@@ -74,6 +83,8 @@ fn parse_args() -> Args {
             "sync1024",
             "sync64-cb",
             "sync1024-cb",
+            "sync64-inline",
+            "sync1024-inline",
             "sync64-async",
             "sync1024-async",
         ]
@@ -100,6 +111,9 @@ fn parse_args() -> Args {
             "--backlog-gb" => a.backlog_gb = v.parse().unwrap_or(0.0),
             "--backlog-segment-mb" => a.backlog_segment_mb = v.parse().unwrap_or(1024).max(1),
             "--dir" => a.dir = PathBuf::from(v),
+            "--warm" => {
+                let _ = WARM.set(Some(v == "true"));
+            }
             "--messages" => a.messages = v.parse().unwrap_or(a.messages),
             "--size" => a.size = v.parse().unwrap_or(a.size),
             "--threads" => a.threads = v.parse().unwrap_or(a.threads),
@@ -215,6 +229,10 @@ enum Writers {
     /// which puts its next message — as the broker's connection reader does when the
     /// producer that got the answer sends again.
     Callbacks(usize),
+    /// Writers with one message in flight each whose acknowledgement callback puts the
+    /// writer's next message itself (a producer that sends again from its send callback,
+    /// with no thread hand-off): the group commit's ceiling without a driver in between.
+    Inline(usize),
 }
 
 fn open_store(
@@ -231,6 +249,7 @@ fn open_store(
     cfg.deferred_commit = deferred_commit;
     cfg.mapped_file_size_commit_log = segment;
     cfg.message_index_enable = true;
+    cfg.warm_maped_file_enable = WARM.get().copied().flatten();
     let store = Arc::new(MessageStore::open(cfg)?);
     store.start()?;
     Ok(store)
@@ -253,6 +272,7 @@ fn drive(store: &Arc<MessageStore>, writers: Writers, messages: u64, size: usize
             return drive_tasks(store, tasks, rt_threads, messages, &template);
         }
         Writers::Callbacks(writers) => return drive_callbacks(store, writers, messages, &template),
+        Writers::Inline(writers) => return drive_inline(store, writers, messages, &template),
     };
     let mut handles = Vec::new();
     for w in 0..n {
@@ -352,6 +372,84 @@ fn drive_callbacks(
         }
     }
     Ok(lat)
+}
+
+/// Shared state of [`drive_inline`]'s writers.
+struct InlineRun {
+    store: Arc<MessageStore>,
+    template: PutMessage,
+    messages: u64,
+    sent: AtomicU64,
+    /// Latencies (ns) of acknowledged puts; `None` once one failed.
+    lat: std::sync::Mutex<Option<Vec<u64>>>,
+    done: std::sync::mpsc::SyncSender<()>,
+}
+
+impl InlineRun {
+    /// Puts writer `w`'s next message; its callback records the latency and puts again.
+    fn put_next(self: &Arc<Self>, w: usize) {
+        if self.sent.fetch_add(1, Ordering::Relaxed) >= self.messages {
+            return;
+        }
+        let mut m = self.template.clone();
+        m.queue_id = (w % 8) as i32;
+        let t = Instant::now();
+        let run = self.clone();
+        let outcome = self.store.put_message(m).map(|h| {
+            h.on_durable(move |r| {
+                let ok = matches!(r, Ok(r) if r.status == PutMessageStatus::PutOk);
+                if run.record(ok.then(|| t.elapsed().as_nanos() as u64)) {
+                    run.put_next(w);
+                }
+            })
+        });
+        if outcome.is_err() {
+            self.record(None);
+        }
+    }
+
+    /// Records one outcome; returns whether to go on.
+    fn record(&self, lat: Option<u64>) -> bool {
+        let mut all = self.lat.lock().unwrap_or_else(|e| e.into_inner());
+        let (go_on, finished) = match (all.as_mut(), lat) {
+            (Some(v), Some(l)) => {
+                v.push(l);
+                (true, v.len() as u64 == self.messages)
+            }
+            (Some(_), None) => {
+                *all = None;
+                (false, true)
+            }
+            (None, _) => (false, false),
+        };
+        if finished {
+            let _ = self.done.try_send(());
+        }
+        go_on
+    }
+}
+
+fn drive_inline(
+    store: &Arc<MessageStore>,
+    writers: usize,
+    messages: u64,
+    template: &PutMessage,
+) -> BenchResult<Vec<u64>> {
+    let (done, finished) = std::sync::mpsc::sync_channel(1);
+    let run = Arc::new(InlineRun {
+        store: store.clone(),
+        template: template.clone(),
+        messages,
+        sent: AtomicU64::new(0),
+        lat: std::sync::Mutex::new(Some(Vec::with_capacity(messages as usize))),
+        done,
+    });
+    for w in 0..writers {
+        run.put_next(w);
+    }
+    finished.recv_timeout(Duration::from_secs(120)).map_err(|_| "no end of the run in 120 s")?;
+    let lat = run.lat.lock().unwrap_or_else(|e| e.into_inner()).take();
+    lat.ok_or_else(|| "a put was not acknowledged (FLUSH_DISK_TIMEOUT or error)".into())
 }
 
 #[cfg(feature = "bench-async")]
@@ -693,6 +791,13 @@ fn main() -> BenchResult<()> {
                 format!("SYNC_FLUSH {writers} writers, callbacks"),
                 writers,
                 Writers::Callbacks(writers),
+            ));
+        }
+        if want(&format!("sync{writers}-inline")) {
+            sync_runs.push((
+                format!("SYNC_FLUSH {writers} writers, re-put in callback"),
+                writers,
+                Writers::Inline(writers),
             ));
         }
     }

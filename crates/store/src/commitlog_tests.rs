@@ -1,0 +1,84 @@
+//! Unit tests of the CommitLog's segment preparation (pre-writing zeros).
+
+use super::*;
+
+const SEGMENT: u64 = 1 << 20;
+
+fn open(dir: &Path, warm: bool) -> CommitLog {
+    let prep = SegmentPrep { space: Space::Reserved, warm };
+    CommitLog::open(dir, SEGMENT, None, true, 1 << 20, prep).unwrap().0
+}
+
+fn append(log: &CommitLog, i: usize) -> AppendResult {
+    let body = format!("message {i} ").repeat(20);
+    log.append(&[PutMessage::new("T", 0, body.into_bytes())], 1_700_000_000_000, 1 << 20).unwrap()
+}
+
+fn assert_readable(log: &CommitLog, appended: &[AppendResult]) {
+    for (i, a) in appended.iter().enumerate() {
+        let rec = log.read_record(a.wrote_offset).unwrap();
+        assert_eq!(rec.len() as u64, a.wrote_bytes, "record {i}");
+        let body = format!("message {i} ").repeat(20);
+        assert!(rec.windows(body.len()).any(|w| w == body.as_bytes()), "record {i} lost its body");
+    }
+}
+
+#[test]
+fn a_warm_log_prewrites_its_tail_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = open(dir.path(), true);
+    assert_eq!(log.warm_until.load(Ordering::Acquire), SEGMENT);
+    // The tail is done and there is no next segment yet: nothing to do.
+    assert!(!log.warm_ahead(&vec![0u8; WARM_CHUNK as usize]).unwrap());
+    let cold = tempfile::tempdir().unwrap();
+    assert_eq!(open(cold.path(), false).warm_until.load(Ordering::Acquire), 0);
+}
+
+/// Once a roll has taken the pre-created segment, the zeroer must not write into it, even
+/// with a batch planned before the roll.
+#[test]
+fn prewriting_stops_when_a_roll_takes_the_segment() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = open(dir.path(), true);
+    let zeros = vec![0u8; WARM_CHUNK as usize];
+    let next = Arc::new(Segment::create(dir.path(), SEGMENT, SEGMENT, Space::Reserved).unwrap());
+    log.prealloc.lock().ready = Some(next.clone());
+    // Planned while `next` was waiting; then a roll takes it and data arrives.
+    let taken = log.obtain_segment(SEGMENT).unwrap();
+    assert!(Arc::ptr_eq(&taken, &next));
+    taken.write_at(0, b"a message").unwrap();
+    assert_eq!(log.prewrite_next(&next, SEGMENT, SEGMENT + WARM_CHUNK, &zeros).unwrap(), SEGMENT);
+    let mut b = [0u8; 9];
+    taken.read_at(0, &mut b).unwrap();
+    assert_eq!(&b, b"a message");
+    // While it is still waiting, the same call writes.
+    let other = Arc::new(Segment::create(dir.path(), 2 * SEGMENT, SEGMENT, Space::Reserved).unwrap());
+    log.prealloc.lock().ready = Some(other.clone());
+    let to = 2 * SEGMENT + WARM_CHUNK;
+    assert_eq!(log.prewrite_next(&other, 2 * SEGMENT, to, &zeros).unwrap(), to);
+}
+
+/// The next segment is pre-written at the pace of the appends: one segment size past them.
+#[test]
+fn the_next_segment_is_prewritten_at_the_pace_of_the_appends() {
+    let dir = tempfile::tempdir().unwrap();
+    let prep = SegmentPrep { space: Space::Reserved, warm: true };
+    let size = 2 * WARM_AHEAD;
+    let log = CommitLog::open(dir.path(), size, None, true, 1 << 20, prep).unwrap().0;
+    let zeros = vec![0u8; WARM_CHUNK as usize];
+    // No next segment yet: nothing to do.
+    assert!(!log.warm_ahead(&zeros).unwrap());
+    let next = Arc::new(Segment::create(dir.path(), size, size, Space::Reserved).unwrap());
+    next.write_at(0, b"junk left by someone").unwrap();
+    log.prealloc.lock().ready = Some(next.clone());
+    // Nothing appended: the next segment starts exactly one segment size ahead.
+    assert!(!log.warm_ahead(&zeros).unwrap());
+    let appended: Vec<AppendResult> = (0..3000).map(|i| append(&log, i)).collect();
+    log.commit_all().unwrap();
+    while log.warm_ahead(&zeros).unwrap() {}
+    assert_eq!(log.warm_until.load(Ordering::Acquire), log.appended() + size);
+    let mut b = [1u8; 4];
+    next.read_at(0, &mut b).unwrap();
+    assert_eq!(b, [0u8; 4]);
+    assert_readable(&log, &appended);
+}
