@@ -315,6 +315,15 @@ impl BrokerSettings {
     /// Checks across keys, after everything is applied.
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.store.validate().map_err(|e| bad("store", "", "", e.to_string()))?;
+        if self.store.enable_dleger_commit_log {
+            return Err(bad(
+                "enableDLegerCommitLog",
+                "true",
+                "",
+                "DLedger (Raft) replication is not in this broker yet (the store's Raft-log mode is; \
+                 the broker's send path and the Raft driver are not)",
+            ));
+        }
         let slave = self.store.broker_role == BrokerRole::Slave;
         if slave && self.broker.broker_id == 0 {
             return Err(bad("brokerId", "0", "", "a SLAVE must have brokerId > 0"));
@@ -389,6 +398,8 @@ impl BrokerSettings {
             ("diskMaxUsedSpaceRatio", s.disk_max_used_space_ratio.to_string()),
             ("maxMessageSize", s.max_message_size.to_string()),
             ("messageIndexEnable", s.message_index_enable.to_string()),
+            ("warmMapedFileEnable", s.warm_commit_log().to_string()),
+            ("enableDLegerCommitLog", s.enable_dleger_commit_log.to_string()),
         ])
     }
 }
@@ -426,6 +437,10 @@ mod tests {
         assert!(e.to_string().starts_with("bad value '70000' for 'listenPort'"), "{e}");
         s.apply_properties("brokerRole=SLAVE", "x").unwrap();
         assert!(s.validate().is_err(), "a slave with brokerId 0 is refused");
+        let mut s = BrokerSettings::default();
+        s.apply_properties("enableDLegerCommitLog=true", "x").unwrap();
+        let e = s.validate().unwrap_err();
+        assert!(e.to_string().contains("enableDLegerCommitLog"), "{e}");
     }
 
     #[test]

@@ -17,11 +17,12 @@ use std::path::{Path, PathBuf};
 
 type Check = fn(&[u8]);
 
-const CHECKS: [(&str, Check); 4] = [
+const CHECKS: [(&str, Check); 5] = [
     ("frame_decode", checks::frame_decode),
     ("json_header", checks::json_header),
     ("binary_header", checks::binary_header),
     ("json_body", checks::json_body),
+    ("stored_record", checks::stored_record),
 ];
 
 fn fuzz_dir() -> PathBuf {

@@ -108,6 +108,14 @@ pub struct MessageStoreConfig {
     pub max_filter_message_count: u64,
     /// `offsetCheckInSlave`: a slave corrects out-of-range pull offsets too.
     pub offset_check_in_slave: bool,
+    /// `enableDLegerCommitLog`: the CommitLog is a Raft log. Every write is an entry with
+    /// an index and a term (`MessageStore::append_entry`, `append_entry_raw`), kept in an
+    /// entry index beside the CommitLog (`raftlog/`); consumers see entries only up to the
+    /// committed one (`commit_entries_to`); an uncommitted suffix can be cut
+    /// (`truncate_entries_after`). Plain `put_message` is refused. Only on a new store.
+    pub enable_dleger_commit_log: bool,
+    /// Entries per file of the Raft entry index (32 bytes each; not a RocketMQ key).
+    pub raft_entries_per_file: u64,
 }
 
 impl Default for MessageStoreConfig {
@@ -147,6 +155,8 @@ impl Default for MessageStoreConfig {
             access_message_in_memory_max_ratio: 40,
             max_filter_message_count: 16_000,
             offset_check_in_slave: false,
+            enable_dleger_commit_log: false,
+            raft_entries_per_file: 262_144,
         }
     }
 }
@@ -319,6 +329,7 @@ impl MessageStoreConfig {
             }
             "maxFilterMessageCount" => self.max_filter_message_count = parse_u64(key, value)?,
             "offsetCheckInSlave" => self.offset_check_in_slave = parse_bool(key, value)?,
+            "enableDLegerCommitLog" => self.enable_dleger_commit_log = parse_bool(key, value)?,
             _ => return Ok(false),
         }
         Ok(true)
@@ -387,6 +398,11 @@ impl MessageStoreConfig {
 
     pub fn index_dir(&self) -> PathBuf {
         self.store_path_root_dir.join("index")
+    }
+
+    /// The Raft entry index (`enableDLegerCommitLog`).
+    pub fn raft_log_dir(&self) -> PathBuf {
+        self.store_path_root_dir.join("raftlog")
     }
 
     pub fn checkpoint_path(&self) -> PathBuf {

@@ -37,6 +37,10 @@ pub enum StoreError {
     OffsetOutOfRange { offset: u64, min: u64, max: u64 },
     #[error("raw append at offset {offset} does not continue the CommitLog, whose end is {expected}")]
     AppendOffsetMismatch { offset: u64, expected: u64 },
+    /// A Raft entry that does not continue the entry index (wrong index, overlapping
+    /// bytes), or a Raft operation on a store without `enableDLegerCommitLog`.
+    #[error("Raft log: {0}")]
+    InvalidEntry(String),
     #[error("store directory {0} is locked by another process")]
     Locked(PathBuf),
 }

@@ -9,6 +9,13 @@
 //! - `clean`: retention and the disk-space guard;
 //! - `prealloc`: creates the next CommitLog segment ahead of time.
 
+mod dispatch;
+mod flushing;
+mod raft;
+mod reads;
+mod replication;
+mod retention;
+
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
@@ -23,9 +30,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::{Checkpoint, CheckpointData};
 use crate::clock::{Clock, SystemClock};
-use crate::commitlog::{CommitLog, CommitLogRecovery, SegmentPrep};
+use crate::commitlog::{CommitLog, CommitLogRecovery, QueueTable, SegmentPrep};
 use crate::config::{BrokerRole, FlushDiskType, MessageStoreConfig};
 use crate::consume_queue::{ConsumeQueue, CqEntry, PutOutcome};
+use crate::entry_index::{EntryIndex, EntryIndexRecovery};
 use crate::error::{Result, StoreError};
 use crate::fasthash::FastMap;
 use crate::flush::PutHandle;
@@ -158,6 +166,10 @@ pub struct RecoveryReport {
     pub dispatched_from: u64,
     /// ConsumeQueues and index were rebuilt from scratch (missing or damaged files).
     pub full_rebuild: bool,
+    /// `enableDLegerCommitLog`: what the Raft entry index held, and the CommitLog bytes
+    /// cut because no entry covered them (records whose entry was not written).
+    pub raft_log: Option<EntryIndexRecovery>,
+    pub raft_log_cut_bytes: u64,
 }
 
 /// Queue set with min/max offsets, written after each logics flush; a queue missing or
@@ -233,6 +245,8 @@ struct Inner {
     corrupt_skipped: AtomicU64,
     memory_bytes: u64,
     recovery: RecoveryReport,
+    /// The Raft entry index (`enableDLegerCommitLog`); its lock also orders entry appends.
+    entries: Option<Mutex<EntryIndex>>,
 }
 
 /// The message store. Open it, `start` it, use it from any thread, `shutdown` it.
@@ -304,6 +318,14 @@ impl MessageStore {
         )?;
         report.commit_log = cl_report;
         let cl_min = commitlog.min_offset();
+        let entries = if config.enable_dleger_commit_log {
+            let (idx, r, cut) = raft::open_entry_index(&config, &commitlog)?;
+            report.raft_log = Some(r);
+            report.raft_log_cut_bytes = cut;
+            Some(Mutex::new(idx))
+        } else {
+            None
+        };
         let cl_end = commitlog.written();
 
         // ConsumeQueues: load, trim to the CommitLog end, check against the manifest.
@@ -360,6 +382,7 @@ impl MessageStore {
             disk_used_percent: AtomicU32::new(0),
             corrupt_skipped: AtomicU64::new(0),
             recovery: RecoveryReport::default(),
+            entries,
             config,
         });
         let inner_ref = &inner;
@@ -370,14 +393,22 @@ impl MessageStore {
         dispatch_from = dispatch_from.clamp(cl_min, cl_end);
         inner_ref.dispatched.store(dispatch_from, Ordering::SeqCst);
         report.dispatched_from = dispatch_from;
-        let gaps = inner_ref.reput_until(cl_end)?;
+        // A Raft log shows consumers committed entries only. What was dispatched before
+        // was committed; the rest waits until the Raft layer commits it again.
+        let replay_to = if inner_ref.entries.is_some() {
+            inner_ref.dispatch_limit.store(dispatch_from, Ordering::SeqCst);
+            dispatch_from
+        } else {
+            cl_end
+        };
+        let gaps = inner_ref.reput_until(replay_to)?;
         if gaps > 0 && !rebuild {
             tracing::warn!(gaps, "ConsumeQueue gaps found while replaying; rebuilding from the CommitLog");
             rebuild = true;
             inner_ref.destroy_logics()?;
             inner_ref.dispatched.store(cl_min, Ordering::SeqCst);
             report.dispatched_from = cl_min;
-            inner_ref.reput_until(cl_end)?;
+            inner_ref.reput_until(replay_to)?;
         }
         report.full_rebuild = rebuild;
         inner_ref.recover_queue_table();
@@ -445,7 +476,8 @@ impl MessageStore {
         if !inner.commitlog.is_poisoned() {
             result = inner.commitlog.flush().map(|_| ());
         }
-        let end = inner.commitlog.written();
+        // Not past the confirmed offset (HA, or a Raft log's committed entry).
+        let end = inner.commitlog.written().min(inner.dispatch_limit.load(Ordering::Acquire));
         if let Err(e) = inner.reput_until(end) {
             tracing::error!(error = %e, "final dispatch failed");
         }
@@ -495,6 +527,14 @@ impl MessageStore {
 
     /// Appends a batch (one topic and queue) contiguously, with consecutive queue offsets.
     pub fn put_messages(&self, msgs: &[PutMessage]) -> Result<PutHandle> {
+        if self.inner.entries.is_some() {
+            return Err(raft::writes_go_through_entries());
+        }
+        self.put_unchecked(msgs)
+    }
+
+    /// [`MessageStore::put_messages`] without the Raft-mode check (used by `append_entry`).
+    fn put_unchecked(&self, msgs: &[PutMessage]) -> Result<PutHandle> {
         let inner = &self.inner;
         inner.check_writable()?;
         if inner.config.broker_role == BrokerRole::Slave {
@@ -771,60 +811,6 @@ impl MessageStore {
     pub fn clean_expired_files(&self, force: bool) -> Result<usize> {
         self.inner.clean_round(force)
     }
-
-    // ---- replication hooks ---------------------------------------------------------------
-
-    /// Up to `max_bytes` of committed CommitLog bytes from `offset`, within one segment
-    /// (the master side of HA; RocketMQ's `getCommitLogData`).
-    pub fn get_commit_log_data(&self, offset: u64, max_bytes: usize) -> Result<Option<Bytes>> {
-        self.inner.commitlog.read_committed(offset, max_bytes)
-    }
-
-    /// Appends raw CommitLog bytes at `offset`, which must be the current end (the slave
-    /// side of HA; RocketMQ's `appendToCommitLog`). Returns the new end.
-    pub fn append_to_commit_log(&self, offset: u64, data: &[u8]) -> Result<u64> {
-        self.inner.check_writable()?;
-        let end = self.inner.commitlog.append_raw(offset, data)?;
-        self.inner.reput_signal.notify();
-        if self.inner.config.flush_disk_type == FlushDiskType::SyncFlush {
-            self.inner.flush_signal.notify();
-        }
-        Ok(end)
-    }
-
-    /// Cuts the CommitLog back to `offset` (a record boundary) and trims ConsumeQueues
-    /// to match: a diverged slave, or a Raft follower dropping an uncommitted suffix.
-    pub fn truncate_files(&self, offset: u64) -> Result<()> {
-        let inner = &self.inner;
-        let _r = inner.reput_lock.lock();
-        inner.commitlog.truncate_to(offset)?;
-        for cq in inner.all_cqs() {
-            cq.trim_to_phy(offset)?;
-        }
-        if inner.dispatched.load(Ordering::Acquire) > offset {
-            inner.dispatched.store(offset, Ordering::Release);
-        }
-        inner.recover_queue_table();
-        Ok(())
-    }
-
-    /// Limits dispatch (visibility to consumers) to CommitLog bytes below `offset`: the
-    /// committed index of a Raft log, or the offset confirmed by replication.
-    /// `u64::MAX` removes the limit.
-    pub fn set_confirm_offset(&self, offset: u64) {
-        self.inner.dispatch_limit.store(offset, Ordering::Release);
-        self.inner.reput_signal.notify();
-    }
-
-    pub fn confirm_offset(&self) -> u64 {
-        self.inner.dispatch_limit.load(Ordering::Acquire)
-    }
-
-    /// Recomputes the next queue offsets from the ConsumeQueues (after a slave becomes
-    /// master, once dispatch has caught up).
-    pub fn recover_topic_queue_table(&self) {
-        self.inner.recover_queue_table();
-    }
 }
 
 impl Drop for MessageStore {
@@ -940,653 +926,16 @@ impl Inner {
     }
 
     fn recover_queue_table(&self) {
-        let mut table = crate::commitlog::QueueTable::default();
+        let mut table = QueueTable::default();
         for cq in self.all_cqs() {
             table.entry(cq.topic().to_string()).or_default().insert(cq.queue_id(), cq.max_offset());
         }
+        let (from, to) = (self.dispatched.load(Ordering::Acquire), self.commitlog.written());
+        if from < to {
+            if let Err(e) = self.cover_undispatched(from, to, &mut table) {
+                tracing::error!(error = %e, from, to, "could not read the queue offsets of undispatched records");
+            }
+        }
         self.commitlog.set_queue_table(table);
     }
-
-    // ---- dispatcher ----------------------------------------------------------------
-
-    fn reput_loop(&self) {
-        // In write-buffer mode (transientStorePoolEnable) the dispatcher is also the
-        // committer: it writes the pending buffer to the page cache in large chunks, then
-        // dispatches from there. With `deferred_commit` the caller commits (the broker, once
-        // per read burst, before acknowledging): a dispatcher committing too only makes
-        // the two contend for the commit lock (measured: ~10 % less broker throughput).
-        let commits = self.config.transient_store_pool_enable;
-        while !self.stopping.load(Ordering::Acquire) {
-            // Also here, so that SYNC_FLUSH callbacks time out while an fsync hangs.
-            self.commitlog.watch.expire_callbacks(std::time::Instant::now());
-            let limit = self.dispatch_limit.load(Ordering::Acquire);
-            if commits && self.commitlog.uncommitted_bytes() > 0 {
-                if let Err(e) = self.commitlog.commit_all() {
-                    tracing::error!(error = %e, "CommitLog commit failed");
-                    self.stop_signal.wait(Duration::from_millis(100));
-                    continue;
-                }
-            }
-            let target = self.commitlog.written().min(limit);
-            if let Err(e) = self.reput_until(target) {
-                tracing::error!(error = %e, "dispatch failed; retrying");
-                self.stop_signal.wait(Duration::from_millis(100));
-            }
-            let idle = self.dispatched.load(Ordering::Acquire) >= self.commitlog.written().min(limit)
-                && (!commits || self.commitlog.uncommitted_bytes() == 0);
-            if idle && self.reput_signal.wait(Duration::from_millis(50)) {
-                // Woken from idle by a put: let a few more arrive before dispatching, so a
-                // steady stream costs one wake-up per batch rather than one futex round trip
-                // per message (RocketMQ's dispatcher simply polls every millisecond). Puts
-                // during this window find the signal pending and make no system call.
-                std::thread::sleep(REPUT_COALESCE);
-            }
-        }
-    }
-
-    /// Dispatches records up to `target`; returns how many ConsumeQueue gaps it met.
-    fn reput_until(&self, target: u64) -> Result<u64> {
-        let _r = self.reput_lock.lock();
-        // `target` may have been read before a truncation (which holds the reput lock):
-        // never read past what is written now.
-        let target = target.min(self.commitlog.written());
-        let mut gaps = 0;
-        let mut from = self.dispatched.load(Ordering::Acquire);
-        let mut window = REPUT_CHUNK;
-        let mut buf: Vec<u8> = Vec::new();
-        while from < target {
-            let cl_min = self.commitlog.min_offset();
-            if from < cl_min {
-                from = cl_min;
-                continue;
-            }
-            let Some(seg) = self.commitlog.segment_for(from) else {
-                break;
-            };
-            let end = target.min(seg.end());
-            let len = ((end - from) as usize).min(window);
-            // One buffer per call, reused chunk after chunk (zeroed only where it grows).
-            buf.resize(len, 0);
-            seg.read_at(from - seg.start(), &mut buf)?;
-            // The index's "now", once per chunk rather than a clock read per message.
-            let now_ms = self.clock.now_ms();
-            let mut off = 0usize;
-            let mut notes: Vec<(Arc<ConsumeQueue>, i64, i64, i64)> = Vec::new();
-            let mut touched: Vec<Arc<ConsumeQueue>> = Vec::new();
-            let mut next_from;
-            let mut bigger_window = None;
-            loop {
-                let rest = buf.get(off..).unwrap_or_default();
-                let pos = from + off as u64;
-                next_from = pos;
-                if rest.len() < record::END_FILE_MIN_BLANK_LENGTH {
-                    break;
-                }
-                match record::peek(rest, pos, false) {
-                    Peeked::Message { msg, size, .. } => {
-                        if record::takes_queue_offset(msg.sys_flag) {
-                            let cq = self.find_or_create_cq(msg.topic, msg.queue_id)?;
-                            let tags_code = record::tags_code(&msg);
-                            let entry = CqEntry { phy_offset: pos, size: size as u32, tags_code };
-                            if let PutOutcome::Gap { expected } = cq.put(msg.queue_offset, entry)? {
-                                tracing::warn!(
-                                    topic = msg.topic,
-                                    queue_id = msg.queue_id,
-                                    expected,
-                                    got = msg.queue_offset,
-                                    "ConsumeQueue gap"
-                                );
-                                gaps += 1;
-                            }
-                            if !touched.last().is_some_and(|c| Arc::ptr_eq(c, &cq)) {
-                                touched.push(cq.clone());
-                            }
-                            notes.push((cq, msg.queue_offset + 1, tags_code, msg.store_timestamp));
-                        }
-                        if let Some(index) = &self.index {
-                            if !record::is_rollback(msg.sys_flag) {
-                                index.build_index(
-                                    msg.topic,
-                                    record::index_keys(&msg),
-                                    pos,
-                                    msg.store_timestamp,
-                                    now_ms,
-                                )?;
-                            }
-                        }
-                        off += size;
-                    }
-                    Peeked::Blank { size } => {
-                        if pos + size as u64 != seg.end() {
-                            tracing::error!(
-                                offset = pos,
-                                "misplaced blank record; skipping to the next segment"
-                            );
-                        }
-                        next_from = seg.end();
-                        break;
-                    }
-                    Peeked::Incomplete { size } => {
-                        if off == 0 && pos + size as u64 <= end {
-                            bigger_window = Some(size);
-                        }
-                        break;
-                    }
-                    Peeked::Invalid(why) => {
-                        if target > seg.end() {
-                            tracing::error!(offset = pos, %why, "invalid CommitLog record; skipping to the next segment");
-                            next_from = seg.end();
-                        }
-                        break;
-                    }
-                }
-            }
-            touched.sort_by_key(|c| Arc::as_ptr(c) as usize);
-            touched.dedup_by(|a, b| Arc::ptr_eq(a, b));
-            for cq in &touched {
-                cq.commit()?;
-            }
-            self.dispatched.store(next_from, Ordering::Release);
-            if let Some(l) = self.listener.read().clone() {
-                for (cq, max, tags, ts) in &notes {
-                    l.arriving(cq.topic(), cq.queue_id(), *max, *tags, *ts);
-                }
-            }
-            if next_from == from {
-                match bigger_window {
-                    Some(size) => {
-                        window = size;
-                        continue;
-                    }
-                    // The rest of a record has not arrived yet (raw replication).
-                    None => break,
-                }
-            }
-            from = next_from;
-            window = REPUT_CHUNK;
-        }
-        Ok(gaps)
-    }
-
-    // ---- flushing --------------------------------------------------------------------
-
-    fn flush_commitlog_loop(&self) {
-        let cfg = &self.config;
-        let mut last_thorough = self.clock.now_ms();
-        // Group commit state: waiters the last fsync found registered, and its duration.
-        let mut last_waiters = 0usize;
-        let mut last_fsync = Duration::ZERO;
-        while !self.stopping.load(Ordering::Acquire) {
-            match cfg.flush_disk_type {
-                FlushDiskType::SyncFlush => {
-                    if last_waiters > 1 {
-                        // Group commit under way: the writers the last fsync released are
-                        // appending again. Wait for them (at most about one fsync time) so
-                        // that this fsync serves them all, without first sleeping on the
-                        // flush signal (one wake-up less per round).
-                        self.commitlog.watch.gather(last_waiters, last_fsync.min(MAX_GATHER));
-                    } else {
-                        self.flush_signal.wait(Duration::from_millis(10));
-                    }
-                    self.commitlog.watch.expire_callbacks(std::time::Instant::now());
-                    // Threads whose turn in the wake-up tree was lost (rare): wake them now.
-                    self.commitlog.watch.wake_stragglers();
-                    if self.commitlog.unflushed_bytes() == 0 {
-                        last_waiters = 0;
-                        continue;
-                    }
-                }
-                FlushDiskType::AsyncFlush => {
-                    self.flush_signal.wait(Duration::from_millis(cfg.flush_interval_commit_log_ms));
-                    let now = self.clock.now_ms();
-                    let thorough = now - last_thorough >= cfg.flush_commit_log_thorough_interval_ms as i64;
-                    let least = cfg.flush_commit_log_least_pages * 4096;
-                    let dirty = self.commitlog.unflushed_bytes();
-                    if dirty == 0 || (!thorough && dirty < least) {
-                        continue;
-                    }
-                    last_thorough = now;
-                }
-            }
-            let started = std::time::Instant::now();
-            match self.commitlog.flush_counted() {
-                Ok((_, waiters)) => {
-                    last_waiters = waiters;
-                    last_fsync = started.elapsed();
-
-                    self.reput_signal.notify();
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "CommitLog flush failed");
-                    self.stop_signal.wait(Duration::from_millis(100));
-                }
-            }
-        }
-    }
-
-    fn flush_logics_loop(&self) {
-        while !self.stopping.load(Ordering::Acquire) {
-            self.stop_signal.wait(Duration::from_millis(self.config.flush_interval_consume_queue_ms));
-            if self.stopping.load(Ordering::Acquire) {
-                break;
-            }
-            if let Err(e) = self.flush_logics() {
-                tracing::error!(error = %e, "ConsumeQueue/index flush failed");
-            }
-        }
-    }
-
-    /// fsync ConsumeQueues and index, then record in the checkpoint what is durable.
-    fn flush_logics(&self) -> Result<()> {
-        let dispatched = self.dispatched.load(Ordering::Acquire);
-        for cq in self.all_cqs() {
-            cq.flush()?;
-        }
-        if let Some(index) = &self.index {
-            index.flush()?;
-        }
-        let ts = self.commitlog.last_store_ts();
-        let data = CheckpointData {
-            physic_msg_timestamp: ts,
-            logics_msg_timestamp: ts,
-            index_msg_timestamp: ts,
-            commit_log_flushed: self.commitlog.flushed(),
-            consume_queue_dispatched: dispatched,
-            index_dispatched: dispatched,
-        };
-        self.checkpoint.lock().store(&data)?;
-        self.write_manifest(false)
-    }
-
-    fn write_manifest(&self, force: bool) -> Result<()> {
-        let mut m = Manifest::default();
-        for cq in self.all_cqs() {
-            m.queues
-                .entry(cq.topic().to_string())
-                .or_default()
-                .insert(cq.queue_id(), (cq.min_offset(), cq.max_offset()));
-        }
-        let mut last = self.manifest_written.lock();
-        if !force && last.as_ref() == Some(&m) {
-            return Ok(());
-        }
-        let path = self.config.cq_manifest_path();
-        let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        std::fs::create_dir_all(&dir).map_err(|e| StoreError::io(&dir, e))?;
-        let tmp = path.with_extension("json.tmp");
-        let bytes = serde_json::to_vec(&m).map_err(|e| StoreError::io(&path, std::io::Error::other(e)))?;
-        std::fs::write(&tmp, bytes)
-            .and_then(|_| File::open(&tmp)?.sync_all())
-            .and_then(|_| std::fs::rename(&tmp, &path))
-            .map_err(|e| StoreError::io(&path, e))?;
-        *last = Some(m);
-        Ok(())
-    }
-
-    // ---- reads -------------------------------------------------------------------------
-
-    fn correction(&self, old: i64, new: i64) -> i64 {
-        if self.config.broker_role != BrokerRole::Slave || self.config.offset_check_in_slave {
-            new
-        } else {
-            old
-        }
-    }
-
-    fn get_message(
-        &self,
-        topic: &str,
-        queue_id: i32,
-        offset: i64,
-        max_msgs: usize,
-        filter: Option<&dyn MessageFilter>,
-    ) -> Result<GetMessageResult> {
-        let mut r = GetMessageResult {
-            status: GetMessageStatus::NoMatchedLogicQueue,
-            next_begin_offset: offset,
-            min_offset: 0,
-            max_offset: 0,
-            messages: Vec::new(),
-            buffer_total_size: 0,
-            suggest_pull_from_slave: false,
-            corrupt_skipped: 0,
-        };
-        if self.shut_down.load(Ordering::Acquire) {
-            return Err(StoreError::Shutdown);
-        }
-        let Some(cq) = self.find_cq(topic, queue_id) else {
-            r.next_begin_offset = self.correction(offset, 0);
-            return Ok(r);
-        };
-        let (min, max) = (cq.min_offset(), cq.max_offset());
-        r.min_offset = min;
-        r.max_offset = max;
-        if max == 0 {
-            r.status = GetMessageStatus::NoMessageInQueue;
-            r.next_begin_offset = self.correction(offset, 0);
-            return Ok(r);
-        }
-        if offset < min {
-            r.status = GetMessageStatus::OffsetTooSmall;
-            r.next_begin_offset = self.correction(offset, min);
-            return Ok(r);
-        }
-        if offset == max {
-            r.status = GetMessageStatus::OffsetOverflowOne;
-            r.next_begin_offset = self.correction(offset, offset);
-            return Ok(r);
-        }
-        if offset > max {
-            r.status = GetMessageStatus::OffsetOverflowBadly;
-            r.next_begin_offset = self.correction(offset, if min == 0 { min } else { max });
-            return Ok(r);
-        }
-        let cfg = &self.config;
-        let max_msgs = max_msgs.max(1);
-        let scan_entries = (cfg.max_filter_message_count.max(max_msgs as u64 * 20) / 20) as usize;
-        // ConsumeQueue entries are read in chunks as the picking needs them: a pull of 32
-        // should not read and decode the 800 entries `maxFilterMessageCount` allows.
-        let mut chunk_len = max_msgs.min(scan_entries).max(1);
-        let mut base = 0usize;
-        let mut entries = cq.entries(offset, chunk_len)?;
-        let cl_max = self.commitlog.written();
-        let cl_min = self.commitlog.min_offset();
-        let memory = self.memory_bytes / 100 * u64::from(cfg.access_message_in_memory_max_ratio);
-        r.status = GetMessageStatus::NoMatchedMessage;
-        if entries.is_empty() {
-            r.status = GetMessageStatus::OffsetFoundNull;
-            r.next_begin_offset = self.correction(offset, offset + 1);
-            return Ok(r);
-        }
-        // Pick entries by the ConsumeQueue alone, then read them in contiguous runs.
-        let mut picked: Vec<(i64, CqEntry)> = Vec::new();
-        let mut total: u64 = 0;
-        let mut scanned = 0usize;
-        let mut max_phy_pulling = 0;
-        let mut next_phy_file_start: Option<u64> = None;
-        'pick: loop {
-            for (j, slot) in entries.iter().enumerate() {
-                let i = base + j;
-                scanned = i;
-                let Some(e) = slot else {
-                    if picked.is_empty() {
-                        r.status = GetMessageStatus::OffsetFoundNull;
-                    }
-                    scanned = i + 1;
-                    continue;
-                };
-                max_phy_pulling = e.phy_offset;
-                if next_phy_file_start.is_some_and(|s| e.phy_offset < s) {
-                    scanned = i + 1;
-                    continue;
-                }
-                if e.phy_offset < cl_min || e.phy_end() > cl_max {
-                    if picked.is_empty() {
-                        r.status = GetMessageStatus::MessageWasRemoving;
-                    }
-                    next_phy_file_start = Some(self.commitlog.roll_next_file(e.phy_offset));
-                    scanned = i + 1;
-                    continue;
-                }
-                let in_disk = cl_max - e.phy_offset > memory;
-                if let Batch::Full =
-                    batch_full(cfg, u64::from(e.size), max_msgs, total, picked.len(), in_disk)
-                {
-                    break 'pick;
-                }
-                scanned = i + 1;
-                if let Some(f) = filter {
-                    if !f.is_matched_by_consume_queue(e.tags_code) {
-                        continue;
-                    }
-                }
-                total += u64::from(e.size);
-                picked.push((offset + i as i64, *e));
-            }
-            base += entries.len();
-            if entries.len() < chunk_len || base >= scan_entries || picked.len() >= max_msgs {
-                break;
-            }
-            chunk_len = (chunk_len * 2).min(scan_entries - base);
-            entries = cq.entries(offset + base as i64, chunk_len)?;
-            if entries.is_empty() {
-                break;
-            }
-        }
-        // Read the picked records, several per read when they lie close together in the
-        // CommitLog (a queue's messages interleaved with a few other queues'): one
-        // `pread` of up to READ_SPAN_MAX bytes, gaps of other records included, costs less
-        // than a system call per record.
-        let mut k = 0;
-        while k < picked.len() {
-            let (_, first) = picked[k];
-            let mut run_end = first.phy_end();
-            let mut j = k + 1;
-            let seg_end = self.commitlog.roll_next_file(first.phy_offset);
-            while let Some((_, e)) = picked.get(j) {
-                let close = e.phy_offset >= run_end
-                    && e.phy_offset - run_end <= READ_GAP_MAX
-                    && e.phy_end() - first.phy_offset <= READ_SPAN_MAX
-                    && e.phy_end() <= seg_end;
-                if !close {
-                    break;
-                }
-                run_end = e.phy_end();
-                j += 1;
-            }
-            let data = self.commitlog.read(first.phy_offset, (run_end - first.phy_offset) as usize)?;
-            for (qo, e) in picked.get(k..j).unwrap_or_default() {
-                let lo = (e.phy_offset - first.phy_offset) as usize;
-                let rec = data.slice(lo..lo + e.size as usize);
-                let ok = match record::peek(&rec, e.phy_offset, true) {
-                    Peeked::Message { msg, crc_ok, size } => {
-                        crc_ok
-                            && size == rec.len()
-                            && msg.topic == topic
-                            && msg.queue_id == queue_id
-                            && msg.queue_offset == *qo
-                    }
-                    _ => false,
-                };
-                if !ok {
-                    tracing::error!(
-                        topic,
-                        queue_id,
-                        queue_offset = qo,
-                        phy = e.phy_offset,
-                        "stored record fails validation; not served"
-                    );
-                    r.corrupt_skipped += 1;
-                    self.corrupt_skipped.fetch_add(1, Ordering::Relaxed);
-                    continue;
-                }
-                if let Some(f) = filter {
-                    if !f.is_matched_by_commit_log(&rec) {
-                        continue;
-                    }
-                }
-                r.buffer_total_size += rec.len();
-                r.messages.push(SelectedMessage {
-                    phy_offset: e.phy_offset,
-                    queue_offset: *qo,
-                    tags_code: e.tags_code,
-                    data: rec,
-                });
-            }
-            k = j;
-        }
-        if !r.messages.is_empty() {
-            r.status = GetMessageStatus::Found;
-        }
-        r.next_begin_offset = offset + scanned as i64;
-        r.suggest_pull_from_slave = cl_max.saturating_sub(max_phy_pulling) > memory;
-        Ok(r)
-    }
-
-    /// Store timestamp of the record at `phy`.
-    fn store_timestamp_at(&self, phy: u64) -> Result<Option<i64>> {
-        let head_len = stored::body_length_position(0x30) + 4;
-        let seg_end = self.commitlog.roll_next_file(phy);
-        let avail = self.commitlog.written().min(seg_end).saturating_sub(phy) as usize;
-        if avail < head_len.min(record::MIN_RECORD_LEN) {
-            return Ok(None);
-        }
-        let head = self.commitlog.read(phy, head_len.min(avail))?;
-        let sys_flag = i32::from_be_bytes([head[36], head[37], head[38], head[39]]);
-        let p = stored::store_timestamp_position(sys_flag);
-        let Some(b) = head.get(p..p + 8) else {
-            return Ok(None);
-        };
-        let mut x = [0u8; 8];
-        x.copy_from_slice(b);
-        Ok(Some(i64::from_be_bytes(x)))
-    }
-
-    fn offset_by_time(&self, topic: &str, queue_id: i32, ts: i64) -> Result<i64> {
-        let Some(cq) = self.find_cq(topic, queue_id) else {
-            return Ok(0);
-        };
-        let cl_min = self.commitlog.min_offset();
-        let (mut lo, mut hi) = (cq.min_offset(), cq.max_offset());
-        // First offset in [lo, hi) whose store time >= ts; empty or removed slots count
-        // as older.
-        while lo < hi {
-            let mid = lo + (hi - lo) / 2;
-            let t = match cq.get(mid)? {
-                Some(e) if e.phy_offset >= cl_min => {
-                    self.store_timestamp_at(e.phy_offset)?.unwrap_or(i64::MIN)
-                }
-                _ => i64::MIN,
-            };
-            if t < ts {
-                lo = mid + 1;
-            } else {
-                hi = mid;
-            }
-        }
-        Ok(lo)
-    }
-
-    // ---- retention ---------------------------------------------------------------------
-
-    fn clean_loop(&self) {
-        while !self.stopping.load(Ordering::Acquire) {
-            self.stop_signal.wait(Duration::from_millis(self.config.clean_resource_interval_ms));
-            if self.stopping.load(Ordering::Acquire) {
-                break;
-            }
-            if let Err(e) = self.clean_round(false) {
-                tracing::error!(error = %e, "cleanup failed");
-            }
-        }
-    }
-
-    fn check_disk(&self) -> f64 {
-        let path = self.config.commit_log_dir();
-        match self.probe.used_ratio(&path) {
-            Ok(r) => {
-                let pct = (r * 100.0).round() as u32;
-                self.disk_used_percent.store(pct, Ordering::Release);
-                let full = pct >= self.config.disk_space_warning_level_ratio;
-                if full != self.disk_full.swap(full, Ordering::AcqRel) {
-                    if full {
-                        tracing::error!(used_percent = pct, "disk full; refusing writes");
-                    } else {
-                        tracing::info!(used_percent = pct, "disk space available again; accepting writes");
-                    }
-                }
-                r
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "disk usage probe failed");
-                0.0
-            }
-        }
-    }
-
-    /// Age reference of a segment: the store time of the first record of the next one
-    /// (when this one stopped receiving writes), else the file's mtime.
-    fn segment_last_write_ms(&self, seg_end: u64, mtime: Option<i64>) -> i64 {
-        match self.store_timestamp_at(seg_end) {
-            Ok(Some(t)) if t > 0 => t,
-            _ => mtime.unwrap_or(i64::MAX),
-        }
-    }
-
-    fn clean_round(&self, force: bool) -> Result<usize> {
-        let cfg = &self.config;
-        let ratio = self.check_disk();
-        let pressure = ratio * 100.0 >= f64::from(cfg.disk_max_used_space_ratio);
-        let time_up = cfg.delete_when.contains(&self.clock.local_hour());
-        let mut deleted = 0;
-        if time_up || pressure || force {
-            let now = self.clock.now_ms();
-            let reserved_ms = cfg.file_reserved_time_hours as i64 * 3_600_000;
-            let segs = self.commitlog.segments();
-            let dispatched = self.dispatched.load(Ordering::Acquire);
-            let flushed = self.commitlog.flushed();
-            for seg in segs.iter().take(segs.len().saturating_sub(1)) {
-                if deleted >= cfg.delete_file_batch_max {
-                    break;
-                }
-                if seg.end() > dispatched || seg.end() > flushed {
-                    break;
-                }
-                let last = self.segment_last_write_ms(seg.end(), seg.modified_ms());
-                let expired = now >= last.saturating_add(reserved_ms);
-                let forcibly = pressure && cfg.clean_file_forcibly_enable;
-                if !(expired || forcibly) {
-                    break;
-                }
-                if !self.commitlog.delete_first_segment(seg.start())? {
-                    break;
-                }
-                tracing::info!(segment = %seg.path().display(), expired, forcibly, "deleted CommitLog segment");
-                deleted += 1;
-                if forcibly && !expired {
-                    let r = self.check_disk();
-                    if r * 100.0 < f64::from(cfg.disk_max_used_space_ratio) {
-                        break;
-                    }
-                }
-            }
-        }
-        let cl_min = self.commitlog.min_offset();
-        for cq in self.all_cqs() {
-            cq.delete_expired(cl_min)?;
-        }
-        if let Some(index) = &self.index {
-            index.delete_expired(cl_min)?;
-        }
-        if deleted > 0 {
-            crate::segment::sync_dir(self.commitlog.dir())?;
-            self.check_disk();
-        }
-        Ok(deleted)
-    }
-}
-
-fn batch_full(
-    cfg: &MessageStoreConfig,
-    size: u64,
-    max_msgs: usize,
-    total: u64,
-    count: usize,
-    in_disk: bool,
-) -> Batch {
-    if count == 0 {
-        return Batch::Ok;
-    }
-    if count >= max_msgs {
-        return Batch::Full;
-    }
-    let (max_bytes, max_count) = if in_disk {
-        (cfg.max_transfer_bytes_on_message_in_disk, cfg.max_transfer_count_on_message_in_disk)
-    } else {
-        (cfg.max_transfer_bytes_on_message_in_memory, cfg.max_transfer_count_on_message_in_memory)
-    };
-    if total + size > max_bytes || count as u64 + 1 > max_count {
-        return Batch::Full;
-    }
-    Batch::Ok
 }

@@ -1,0 +1,210 @@
+//! The CommitLog as a Raft log (`enableDLegerCommitLog`): the storage half of DLedger
+//! mode, for a Raft library (openraft or raft-rs) driven from `crates/cluster` later. An
+//! entry is one RocketMQ record or batch in the CommitLog; its index and term live in the
+//! entry index beside it (`EntryIndex`). What this module guarantees:
+//!
+//! - entries are contiguous by index, each after the previous one in the CommitLog, and
+//!   every CommitLog byte belongs to an entry (or is a segment's closing blank record);
+//!   plain puts and raw HA appends are refused;
+//! - consumers see an entry only once [`MessageStore::commit_entries_to`] covers it
+//!   (the dispatcher stops at the committed entry's end, also across restarts);
+//! - an uncommitted suffix can be cut ([`MessageStore::truncate_entries_after`]): the
+//!   CommitLog, ConsumeQueues and entry index go back to the end of the kept entry; a
+//!   committed entry can never be cut;
+//! - a follower that appends the leader's entries byte for byte
+//!   ([`MessageStore::append_entry_raw`]) ends up with the leader's CommitLog, offsets
+//!   included (it writes the same closing blank record where the leader rolled a segment);
+//! - after a crash, records without their entry (written, but the entry not yet) are cut,
+//!   and entries whose bytes the CommitLog lost are dropped; an entry is durable once
+//!   [`MessageStore::flush_entries`] has returned (CommitLog first, then the index).
+
+use super::*;
+use crate::entry_index::RaftEntry;
+
+pub(super) fn writes_go_through_entries() -> StoreError {
+    StoreError::InvalidEntry(
+        "the CommitLog is a Raft log (enableDLegerCommitLog): write through append_entry".into(),
+    )
+}
+
+fn not_a_raft_log() -> StoreError {
+    StoreError::InvalidEntry("the store is not a Raft log (enableDLegerCommitLog=false)".into())
+}
+
+/// Opens the entry index at start-up and cuts the CommitLog back to what it covers.
+/// Returns the index, what it held, and how many CommitLog bytes were cut.
+pub(super) fn open_entry_index(
+    config: &MessageStoreConfig,
+    commitlog: &CommitLog,
+) -> Result<(EntryIndex, EntryIndexRecovery, u64)> {
+    let dir = config.raft_log_dir();
+    let cl_min = commitlog.min_offset();
+    let cl_end = commitlog.written();
+    if !dir.exists() {
+        if cl_end > cl_min {
+            return Err(StoreError::InvalidEntry(format!(
+                "enableDLegerCommitLog on a store whose CommitLog already holds records without Raft entries \
+                 ({cl_min}..{cl_end}); a Raft log starts from an empty store"
+            )));
+        }
+        std::fs::create_dir_all(&dir).map_err(|e| StoreError::io(&dir, e))?;
+        crate::segment::sync_dir(config.root())?;
+    }
+    let (index, report) = EntryIndex::open(&dir, config.raft_entries_per_file, cl_end)?;
+    let covered = report.last.map_or(cl_min, |e| e.end()).max(cl_min);
+    let mut cut = 0;
+    if cl_end > covered {
+        tracing::warn!(from = covered, to = cl_end, "cutting CommitLog records that have no Raft entry");
+        commitlog.truncate_to(covered)?;
+        cut = cl_end - covered;
+    }
+    Ok((index, report, cut))
+}
+
+fn check_next(idx: &EntryIndex, index: u64) -> Result<()> {
+    match idx.next_index() {
+        Some(next) if next != index => Err(StoreError::InvalidEntry(format!(
+            "entry {index} does not follow the last entry ({})",
+            next - 1
+        ))),
+        _ => Ok(()),
+    }
+}
+
+impl MessageStore {
+    fn entry_index(&self) -> Result<&Mutex<EntryIndex>> {
+        self.inner.entries.as_ref().ok_or_else(not_a_raft_log)
+    }
+
+    /// Leader side: appends `msgs` (one message, or a batch for one topic and queue) as
+    /// entry `index` of `term`; `index` must follow the last entry (any index when the log
+    /// is empty). The handle resolves as a put's does (in SYNC_FLUSH after the CommitLog
+    /// fsync); the entry itself is durable after [`MessageStore::flush_entries`].
+    pub fn append_entry(&self, term: u64, index: u64, msgs: &[PutMessage]) -> Result<(RaftEntry, PutHandle)> {
+        let mut idx = self.entry_index()?.lock();
+        check_next(&idx, index)?;
+        let handle = self.put_unchecked(msgs)?;
+        let a = handle.append_result();
+        let size = u32::try_from(a.wrote_bytes)
+            .map_err(|_| StoreError::InvalidEntry(format!("entry of {} bytes", a.wrote_bytes)))?;
+        let entry = RaftEntry { index, term, pos: a.wrote_offset, size };
+        if let Err(e) = idx.append(entry) {
+            // No record may stay without its entry: take it back out.
+            if let Err(cut) = self.truncate_files(entry.pos) {
+                tracing::error!(error = %cut, "could not remove a record whose entry failed");
+            }
+            return Err(e);
+        }
+        Ok((entry, handle))
+    }
+
+    /// Follower side: appends the leader's entry `e` with its bytes as the leader's
+    /// [`MessageStore::entry_bytes`] returned them, at the same CommitLog offset. Where the
+    /// leader closed a segment before the entry, the same closing blank record is written.
+    pub fn append_entry_raw(&self, e: RaftEntry, bytes: &[u8]) -> Result<()> {
+        let mut idx = self.entry_index()?.lock();
+        check_next(&idx, e.index)?;
+        if bytes.len() as u64 != u64::from(e.size) {
+            return Err(StoreError::InvalidEntry(format!(
+                "entry {} has {} bytes, its header says {}",
+                e.index,
+                bytes.len(),
+                e.size
+            )));
+        }
+        let end = self.inner.commitlog.appended();
+        if e.pos > end {
+            self.close_segment(end, e.pos)?;
+        }
+        self.append_raw_unchecked(e.pos, bytes)?;
+        idx.append(e)
+    }
+
+    /// Writes the blank record that closes the segment holding `end`, so that the next
+    /// byte goes to `next_start`, the following segment's first byte.
+    fn close_segment(&self, end: u64, next_start: u64) -> Result<()> {
+        let size = self.inner.config.mapped_file_size_commit_log;
+        let seg_end = end - end % size + size;
+        let blank_len = next_start - end;
+        if next_start != seg_end || blank_len < crate::record::END_FILE_MIN_BLANK_LENGTH as u64 {
+            return Err(StoreError::InvalidEntry(format!(
+                "an entry at {next_start} leaves a gap after the log end {end} that is not a segment's end"
+            )));
+        }
+        let len = i32::try_from(blank_len).map_err(|_| StoreError::InvalidEntry("gap too large".into()))?;
+        let mut blank = vec![0u8; blank_len as usize];
+        blank[..4].copy_from_slice(&len.to_be_bytes());
+        blank[4..8].copy_from_slice(&crate::record::BLANK_MAGIC_CODE.to_be_bytes());
+        self.append_raw_unchecked(end, &blank)?;
+        Ok(())
+    }
+
+    /// Entry `index`, if the log holds it.
+    pub fn entry(&self, index: u64) -> Result<Option<RaftEntry>> {
+        self.entry_index()?.lock().get(index)
+    }
+
+    /// Entry `index` with its CommitLog bytes (what a leader sends to its followers).
+    pub fn entry_bytes(&self, index: u64) -> Result<Option<(RaftEntry, Bytes)>> {
+        let Some(e) = self.entry(index)? else {
+            return Ok(None);
+        };
+        Ok(Some((e, self.inner.commitlog.read(e.pos, e.size as usize)?)))
+    }
+
+    pub fn first_entry_index(&self) -> Result<Option<u64>> {
+        Ok(self.entry_index()?.lock().first_index())
+    }
+
+    pub fn last_entry(&self) -> Result<Option<RaftEntry>> {
+        Ok(self.entry_index()?.lock().last())
+    }
+
+    /// Makes entries up to `index` visible to consumers (the dispatcher goes up to that
+    /// entry's end). The committed position only moves forward.
+    pub fn commit_entries_to(&self, index: u64) -> Result<()> {
+        let e = self.entry(index)?.ok_or_else(|| {
+            StoreError::InvalidEntry(format!("cannot commit entry {index}: the log does not hold it"))
+        })?;
+        if e.end() > self.confirm_offset() {
+            self.set_confirm_offset(e.end());
+        }
+        Ok(())
+    }
+
+    /// Cuts every entry after `index` (all of them for `None`): CommitLog, ConsumeQueues
+    /// and entry index. Refused when that would cut a committed entry.
+    pub fn truncate_entries_after(&self, index: Option<u64>) -> Result<()> {
+        let mut idx = self.entry_index()?.lock();
+        let cut_at = match index {
+            Some(i) => idx
+                .get(i)?
+                .ok_or_else(|| {
+                    StoreError::InvalidEntry(format!("cannot keep entry {i}: the log does not hold it"))
+                })?
+                .end(),
+            None => match idx.first_index() {
+                Some(first) => idx.get(first)?.map_or(self.inner.commitlog.min_offset(), |e| e.pos),
+                None => return Ok(()),
+            },
+        };
+        let committed = self.confirm_offset();
+        if cut_at < committed {
+            return Err(StoreError::InvalidEntry(format!(
+                "cutting the log at {cut_at} would drop committed entries (committed up to {committed})"
+            )));
+        }
+        if cut_at < self.inner.commitlog.appended() {
+            self.truncate_files(cut_at)?;
+        }
+        idx.truncate_after(index)
+    }
+
+    /// Makes every appended entry durable: the CommitLog first, then the entry index (so a
+    /// durable entry always has durable bytes).
+    pub fn flush_entries(&self) -> Result<()> {
+        let idx = self.entry_index()?.lock();
+        self.flush()?;
+        idx.flush()
+    }
+}
