@@ -401,4 +401,67 @@ mod tests {
         assert_eq!(r.last, Some(entry(20, 2, 0)));
         assert_eq!(idx.first_index(), Some(20));
     }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Append(u8),
+        TruncateBack(u8),
+        /// Reopen with the CommitLog ending at this fraction (in 1/8) of the last entry's end.
+        Reopen(u8),
+    }
+
+    fn op() -> impl proptest::strategy::Strategy<Value = Op> {
+        use proptest::prelude::*;
+        prop_oneof![
+            4 => (1u8..12).prop_map(Op::Append),
+            1 => (0u8..6).prop_map(Op::TruncateBack),
+            1 => (0u8..=8).prop_map(Op::Reopen),
+        ]
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        /// Any sequence of appends, truncations and reopens (with the CommitLog cut
+        /// anywhere) keeps the index equal to a model: contiguous entries, each readable,
+        /// none beyond the CommitLog end, nothing after the last.
+        #[test]
+        fn the_index_follows_a_model(ops in proptest::collection::vec(op(), 1..40), first in 0u64..100) {
+            let dir = tempfile::tempdir().unwrap();
+            let (mut idx, _) = EntryIndex::open(dir.path(), 8, 0).unwrap();
+            let mut model: Vec<RaftEntry> = Vec::new();
+            for op in ops {
+                match op {
+                    Op::Append(n) => {
+                        for _ in 0..n {
+                            let (index, pos) = model.last().map_or((first, 0), |l| (l.index + 1, l.end() + l.index % 3));
+                            let e = RaftEntry { index, term: index / 10, pos, size: 50 + (index % 7) as u32 };
+                            idx.append(e).unwrap();
+                            model.push(e);
+                        }
+                    }
+                    Op::TruncateBack(k) => {
+                        let keep = model.len().saturating_sub(k as usize);
+                        idx.truncate_after(keep.checked_sub(1).map(|i| model[i].index)).unwrap();
+                        model.truncate(keep);
+                    }
+                    Op::Reopen(eighths) => {
+                        let end = model.last().map_or(0, |l| l.end()) * u64::from(eighths) / 8;
+                        drop(idx);
+                        let (reopened, report) = EntryIndex::open(dir.path(), 8, end).unwrap();
+                        idx = reopened;
+                        model.retain(|e| e.end() <= end);
+                        proptest::prop_assert_eq!(report.last, model.last().copied());
+                    }
+                }
+                proptest::prop_assert_eq!(idx.last(), model.last().copied());
+                proptest::prop_assert_eq!(idx.first_index(), model.first().map(|e| e.index));
+                for e in &model {
+                    proptest::prop_assert_eq!(idx.get(e.index).unwrap(), Some(*e));
+                }
+                if let Some(l) = model.last() {
+                    proptest::prop_assert_eq!(idx.get(l.index + 1).unwrap(), None);
+                }
+            }
+        }
+    }
 }

@@ -4,7 +4,12 @@
 //! `ack <seq> <phy> <topic> <queue_id> <queue_offset> <store_timestamp>`.
 //! The test SIGKILLs it at a random moment and checks every acknowledged message.
 //!
-//! Usage: `ferromq-store-crash-writer <store-dir> <first-seq> [threads]`
+//! With `raft` it runs the store as a Raft log (`enableDLegerCommitLog`): one thread
+//! appends entries of term `<first-seq>` in batches of up to 8, makes them durable with
+//! `flush_entries`, commits them, and prints one line per durable entry:
+//! `entry <index> <term> <pos> <size> <seq> <queue_offset> <store_timestamp>`.
+//!
+//! Usage: `ferromq-store-crash-writer <store-dir> <first-seq> [threads] [raft]`
 
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -27,13 +32,8 @@ pub fn message_for(seq: u64) -> PutMessage {
     ])
 }
 
-fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let (Some(dir), Some(first)) = (args.get(1), args.get(2).and_then(|s| s.parse::<u64>().ok())) else {
-        eprintln!("usage: ferromq-store-crash-writer <store-dir> <first-seq> [threads]");
-        std::process::exit(2);
-    };
-    let threads: u64 = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(4);
+/// The store configuration; the crash test opens the store with the same.
+pub fn config(dir: &std::path::Path, raft: bool) -> MessageStoreConfig {
     let mut cfg = MessageStoreConfig::with_root(dir);
     cfg.flush_disk_type = FlushDiskType::SyncFlush;
     cfg.mapped_file_size_commit_log = 64 * 1024;
@@ -42,7 +42,20 @@ fn main() {
     cfg.max_index_num = 1000;
     cfg.max_message_size = 16 * 1024;
     cfg.flush_interval_consume_queue_ms = 20;
-    let store = match MessageStore::open(cfg) {
+    cfg.enable_dleger_commit_log = raft;
+    cfg.raft_entries_per_file = 64;
+    cfg
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let (Some(dir), Some(first)) = (args.get(1), args.get(2).and_then(|s| s.parse::<u64>().ok())) else {
+        eprintln!("usage: ferromq-store-crash-writer <store-dir> <first-seq> [threads]");
+        std::process::exit(2);
+    };
+    let threads: u64 = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(4);
+    let raft = args.get(4).is_some_and(|a| a == "raft");
+    let store = match MessageStore::open(config(std::path::Path::new(dir), raft)) {
         Ok(s) => Arc::new(s),
         Err(e) => {
             eprintln!("open failed: {e}");
@@ -54,6 +67,9 @@ fn main() {
         std::process::exit(1);
     }
     println!("ready");
+    if raft {
+        raft_entries(&store, first);
+    }
     let next = Arc::new(AtomicU64::new(first));
     let stdout = Arc::new(std::sync::Mutex::new(std::io::stdout()));
     let mut handles = Vec::new();
@@ -86,5 +102,42 @@ fn main() {
     }
     for h in handles {
         let _ = h.join();
+    }
+}
+
+/// The Raft-log loop: batches of entries, each batch flushed, committed, then reported.
+fn raft_entries(store: &MessageStore, term: u64) -> ! {
+    let fail = |what: &str, e: ferromq_store::StoreError| -> ! {
+        eprintln!("{what} failed: {e}");
+        std::process::exit(1)
+    };
+    let mut index = match store.last_entry() {
+        Ok(last) => last.map_or(1, |e| e.index + 1),
+        Err(e) => fail("last_entry", e),
+    };
+    let mut seq = term;
+    loop {
+        let mut batch = Vec::new();
+        for _ in 0..=(seq % 8) {
+            let (e, h) = match store.append_entry(term, index, &[message_for(seq)]) {
+                Ok(r) => r,
+                Err(e) => fail("append_entry", e),
+            };
+            let a = h.append_result();
+            batch.push((e, seq, a.logics_offset, a.store_timestamp));
+            index += 1;
+            seq += 1;
+        }
+        if let Err(e) = store.flush_entries() {
+            fail("flush_entries", e);
+        }
+        if let Err(e) = store.commit_entries_to(index - 1) {
+            fail("commit_entries_to", e);
+        }
+        let mut out = std::io::stdout().lock();
+        for (e, seq, qo, ts) in batch {
+            let _ = writeln!(out, "entry {} {} {} {} {seq} {qo} {ts}", e.index, e.term, e.pos, e.size);
+        }
+        let _ = out.flush();
     }
 }
