@@ -289,6 +289,27 @@ impl EntryIndex {
         Ok(())
     }
 
+    /// Retention: deletes the files whose entries all end at or below `cl_min` (their
+    /// CommitLog segments are gone), never the one holding the last entry. Returns how many.
+    pub(crate) fn delete_expired(&mut self, cl_min: u64) -> Result<usize> {
+        let mut deleted = 0;
+        while self.files.len() > 1 {
+            let Some(f) = self.files.first() else { break };
+            let last_slot = f.end() / ENTRY_SIZE - 1;
+            if self.read(last_slot)?.is_none_or(|e| e.end() > cl_min) {
+                break;
+            }
+            let f = self.files.remove(0);
+            f.delete()?;
+            self.first = Some(f.end() / ENTRY_SIZE);
+            deleted += 1;
+        }
+        if deleted > 0 {
+            crate::segment::sync_dir(&self.dir)?;
+        }
+        Ok(deleted)
+    }
+
     /// fsyncs the index files.
     pub(crate) fn flush(&self) -> Result<()> {
         for f in &self.files {
@@ -400,6 +421,29 @@ mod tests {
         let (idx, r) = EntryIndex::open(dir.path(), 4, 10_000).unwrap();
         assert_eq!(r.last, Some(entry(20, 2, 0)));
         assert_eq!(idx.first_index(), Some(20));
+    }
+
+    #[test]
+    fn retention_deletes_files_whose_entries_are_gone() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut idx, _) = EntryIndex::open(dir.path(), 4, 0).unwrap();
+        for i in 1..=10u64 {
+            idx.append(entry(i, 1, i * 100)).unwrap(); // entry i ends at i * 100 + 100
+        }
+        // Files hold slots 0-3, 4-7, 8-11. The CommitLog now starts at 750: entries up to 6
+        // are gone, so the first file (entries 1-3) goes, the second (4-7, 7 ends at 800)
+        // stays.
+        assert_eq!(idx.delete_expired(750).unwrap(), 1);
+        assert_eq!(idx.first_index(), Some(4));
+        assert_eq!(idx.get(3).unwrap(), None);
+        assert_eq!(idx.get(4).unwrap(), Some(entry(4, 1, 400)));
+        // Never the file holding the last entry.
+        assert_eq!(idx.delete_expired(10_000).unwrap(), 1);
+        assert_eq!(idx.first_index(), Some(8));
+        assert_eq!(idx.last(), Some(entry(10, 1, 1000)));
+        drop(idx);
+        let (idx, r) = EntryIndex::open(dir.path(), 4, 10_000).unwrap();
+        assert_eq!((idx.first_index(), r.last.map(|e| e.index)), (Some(8), Some(10)));
     }
 
     #[derive(Debug, Clone)]

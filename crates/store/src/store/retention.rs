@@ -1,5 +1,5 @@
 //! Retention: expired and (when the disk is full) oldest CommitLog segments deleted, with
-//! the ConsumeQueue and index files whose data is gone.
+//! the ConsumeQueue, index and Raft entry-index files whose data is gone.
 
 use super::*;
 
@@ -92,6 +92,9 @@ impl Inner {
         }
         if let Some(index) = &self.index {
             index.delete_expired(cl_min)?;
+        }
+        if let Some(entries) = &self.entries {
+            entries.lock().delete_expired(cl_min)?;
         }
         if deleted > 0 {
             crate::segment::sync_dir(self.commitlog.dir())?;
