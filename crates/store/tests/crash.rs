@@ -60,6 +60,16 @@ fn config(dir: &std::path::Path) -> MessageStoreConfig {
     writer::config(dir, false)
 }
 
+/// The random kill timings: from `FERROMQ_CRASH_SEED` to replay a run, else a new seed
+/// (printed).
+fn kill_timings(test: &str) -> Rng {
+    let seed = std::env::var("FERROMQ_CRASH_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or_else(|| {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1
+    });
+    eprintln!("{test} seed {seed} (FERROMQ_CRASH_SEED to replay the kill timings)");
+    Rng(seed)
+}
+
 struct Rng(u64);
 impl Rng {
     fn next(&mut self) -> u64 {
@@ -73,11 +83,7 @@ impl Rng {
 #[test]
 fn sigkill_never_loses_an_acknowledged_message() {
     let rounds: usize = std::env::var("FERROMQ_CRASH_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(50);
-    let seed = std::env::var("FERROMQ_CRASH_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or_else(|| {
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1
-    });
-    eprintln!("crash test seed {seed} (FERROMQ_CRASH_SEED to replay the kill timings)");
-    let mut rng = Rng(seed);
+    let mut rng = kill_timings("crash test");
     let dir = tempfile::tempdir().unwrap();
     let exe = env!("CARGO_BIN_EXE_ferromq-store-crash-writer");
     let mut acked: Vec<Ack> = Vec::new();
@@ -162,11 +168,7 @@ fn sigkill_never_loses_an_acknowledged_message() {
 fn sigkill_never_loses_a_flushed_raft_entry() {
     let rounds: usize =
         std::env::var("FERROMQ_CRASH_ROUNDS").ok().and_then(|v| v.parse().ok()).map_or(20, |n: usize| n / 2);
-    let seed = std::env::var("FERROMQ_CRASH_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or_else(|| {
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1
-    });
-    eprintln!("raft crash test seed {seed}");
-    let mut rng = Rng(seed);
+    let mut rng = kill_timings("raft crash test");
     let dir = tempfile::tempdir().unwrap();
     let exe = env!("CARGO_BIN_EXE_ferromq-store-crash-writer");
     // (index, term, pos, size, expected record)
