@@ -785,12 +785,12 @@ impl CommitLog {
     }
 }
 
-/// Reads `len` bytes at `pos` from the segment list (one segment).
 /// `offset` rounded up to a 4 KiB page boundary.
 fn page_up(offset: u64) -> u64 {
     offset.saturating_add(4095) & !4095
 }
 
+/// Reads `len` bytes at `pos` from the segment list (one segment).
 fn read_from(segs: &[Arc<Segment>], pos: u64, len: usize) -> Result<Option<Vec<u8>>> {
     let Some(seg) = segs.iter().find(|s| s.contains(pos)) else {
         return Ok(None);
