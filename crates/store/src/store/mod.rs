@@ -15,6 +15,12 @@ mod raft;
 mod reads;
 mod replication;
 mod retention;
+mod types;
+
+pub use types::{
+    DiskUsageProbe, GetMessageResult, GetMessageStatus, MessageArrivingListener, MessageFilter,
+    QueryMessageResult, RecoveryReport, SelectedMessage, StatvfsProbe,
+};
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
@@ -30,7 +36,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::{Checkpoint, CheckpointData};
 use crate::clock::{Clock, SystemClock};
-use crate::commitlog::{CommitLog, CommitLogRecovery, QueueTable, SegmentPrep};
+use crate::commitlog::{CommitLog, QueueTable, SegmentPrep};
 use crate::config::{BrokerRole, FlushDiskType, MessageStoreConfig};
 use crate::consume_queue::{ConsumeQueue, CqEntry, PutOutcome};
 use crate::entry_index::{EntryIndex, EntryIndexRecovery};
@@ -69,108 +75,6 @@ fn segment_prep(config: &MessageStoreConfig) -> SegmentPrep {
 }
 
 type QueueMap = FastMap<String, FastMap<i32, Arc<ConsumeQueue>>>;
-
-/// How full the disk holding the store is. The default uses `statvfs`; tests plug in
-/// their own to simulate a filling disk.
-pub trait DiskUsageProbe: Send + Sync + 'static {
-    /// Used fraction, 0.0..=1.0, of the filesystem holding `path`.
-    fn used_ratio(&self, path: &Path) -> std::io::Result<f64>;
-}
-
-#[derive(Debug, Default, Clone, Copy)]
-pub struct StatvfsProbe;
-
-impl DiskUsageProbe for StatvfsProbe {
-    fn used_ratio(&self, path: &Path) -> std::io::Result<f64> {
-        crate::sys::disk_used_ratio(path)
-    }
-}
-
-/// Called by the dispatcher for every message it makes visible in a ConsumeQueue (the
-/// broker's long-polling service wakes waiting pulls from here). Must be quick.
-pub trait MessageArrivingListener: Send + Sync + 'static {
-    /// `max_offset` is the queue's new max offset (one past the arrived message).
-    fn arriving(&self, topic: &str, queue_id: i32, max_offset: i64, tags_code: i64, store_timestamp: i64);
-}
-
-impl<F> MessageArrivingListener for F
-where
-    F: Fn(&str, i32, i64, i64, i64) + Send + Sync + 'static,
-{
-    fn arriving(&self, topic: &str, queue_id: i32, max_offset: i64, tags_code: i64, store_timestamp: i64) {
-        self(topic, queue_id, max_offset, tags_code, store_timestamp)
-    }
-}
-
-/// A consumer's filter, consulted first with the ConsumeQueue tag code, then (if it says
-/// so) with the stored record.
-pub trait MessageFilter {
-    fn is_matched_by_consume_queue(&self, tags_code: i64) -> bool;
-    fn is_matched_by_commit_log(&self, _record: &[u8]) -> bool {
-        true
-    }
-}
-
-/// RocketMQ's `GetMessageStatus`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum GetMessageStatus {
-    Found,
-    NoMatchedMessage,
-    MessageWasRemoving,
-    OffsetFoundNull,
-    OffsetOverflowBadly,
-    OffsetOverflowOne,
-    OffsetTooSmall,
-    NoMatchedLogicQueue,
-    NoMessageInQueue,
-}
-
-/// One stored record (RocketMQ's record bytes, as a pull response body carries them).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SelectedMessage {
-    pub phy_offset: u64,
-    pub queue_offset: i64,
-    pub tags_code: i64,
-    pub data: Bytes,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GetMessageResult {
-    pub status: GetMessageStatus,
-    pub next_begin_offset: i64,
-    pub min_offset: i64,
-    pub max_offset: i64,
-    pub messages: Vec<SelectedMessage>,
-    pub buffer_total_size: usize,
-    /// The consumer reads data no longer in memory: a slave could serve it.
-    pub suggest_pull_from_slave: bool,
-    /// Records skipped because they failed validation (bad CRC): never served.
-    pub corrupt_skipped: u32,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct QueryMessageResult {
-    pub messages: Vec<SelectedMessage>,
-    pub index_last_update_timestamp: i64,
-    pub index_last_update_phyoffset: u64,
-}
-
-/// What `open` found and did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RecoveryReport {
-    /// The previous run did not shut down cleanly (the `abort` file was present).
-    pub abnormal: bool,
-    pub checkpoint_found: bool,
-    pub commit_log: CommitLogRecovery,
-    /// CommitLog offset the dispatcher replayed from.
-    pub dispatched_from: u64,
-    /// ConsumeQueues and index were rebuilt from scratch (missing or damaged files).
-    pub full_rebuild: bool,
-    /// `enableDLegerCommitLog`: what the Raft entry index held, and the CommitLog bytes
-    /// cut because no entry covered them (records whose entry was not written).
-    pub raft_log: Option<EntryIndexRecovery>,
-    pub raft_log_cut_bytes: u64,
-}
 
 /// Queue set with min/max offsets, written after each logics flush; a queue missing or
 /// shorter at start-up than recorded here means ConsumeQueue files were lost.
