@@ -46,6 +46,8 @@ const COMMIT_ROUNDS: usize = 4;
 const WARM_AHEAD: u64 = 32 << 20;
 const WARM_BATCH: u64 = 4 << 20;
 const WARM_CHUNK: u64 = 256 << 10;
+/// How much of the tail a pre-written log pre-writes when it opens.
+const WARM_AT_OPEN: u64 = 128 << 20;
 /// How often the preparing thread checks whether appends have used up the zeroed space.
 const WARM_POLL: std::time::Duration = std::time::Duration::from_millis(5);
 
@@ -213,13 +215,16 @@ impl CommitLog {
                 seg
             }
         };
-        // A pre-written log pre-writes the rest of its tail now (~0.5 s per GiB on this
-        // disk, bounded by the segment size): pre-writing the segment being appended to
-        // while the group commit runs would make its fsyncs wait for the zeros. Later
-        // segments are pre-written in the background before they become the tail.
+        // A pre-written log pre-writes the next `WARM_AT_OPEN` bytes of its tail now
+        // (bounded, so that start-up stays quick: ~0.5 s per GiB here, several times that
+        // on a slow disk); the rest of the tail is not pre-written at all, because
+        // pre-writing the segment being appended to while the group commit runs makes its
+        // fsyncs wait for the zeros. Later segments are pre-written in the background
+        // before they become the tail.
         let warm_until = if prep.warm {
-            tail.fill_zeros(page_up(end) - tail.start(), tail.size())?;
-            tail.end()
+            let until = page_up(end).saturating_add(WARM_AT_OPEN).min(tail.end());
+            tail.fill_zeros(page_up(end) - tail.start(), until - tail.start())?;
+            until
         } else {
             end
         };
@@ -350,9 +355,10 @@ impl CommitLog {
     /// (the zeroed space reaches one segment size past them), so that the next segment is
     /// done when the tail fills while the zeros never crowd the disk in one burst; the
     /// preparing thread's I/O has the idle priority, so the group commit's writes go
-    /// first. The tail itself was pre-written at open; if appends outran the preparing
-    /// thread into a segment it had not finished, that segment is left as it is (correct,
-    /// only its fsyncs are slower), never pre-written under the group commit.
+    /// first. The tail was pre-written at open only as far as [`WARM_AT_OPEN`]; that
+    /// segment's rest, and a segment the appends reach before this thread finished it, are
+    /// left as they are (correct, only their fsyncs are slower), never pre-written under
+    /// the group commit.
     fn warm_ahead(&self, zeros: &[u8]) -> Result<bool> {
         let appended = self.appended();
         let Some(next) = self.prealloc.lock().ready.clone().filter(|s| s.start() > appended) else {

@@ -64,13 +64,15 @@ pub struct MessageStoreConfig {
     /// (it survives a process crash) while a pipelined burst costs one write, not one per
     /// message. A caller that sets this must commit before it acknowledges.
     pub deferred_commit: bool,
-    /// `warmMapedFileEnable`: pre-write zeros into the CommitLog ahead of the appends, so
-    /// that appends overwrite blocks already written and a SYNC_FLUSH fsync writes only the
-    /// data (no block allocation to record with it): ~115 µs per group-commit fsync instead
-    /// of ~170–220 here. Costs writing the log twice. RocketMQ's key (there it pre-touches
-    /// the pages of new mapped files) with a different default: unset means on for
-    /// SYNC_FLUSH and off for ASYNC_FLUSH — see [`MessageStoreConfig::warm_commit_log`].
-    pub warm_maped_file_enable: Option<bool>,
+    /// `warmMapedFileEnable` (RocketMQ's key and default, off; there it pre-touches the
+    /// pages of new mapped files): pre-write zeros into the CommitLog ahead of the appends,
+    /// so that appends overwrite blocks already written and a SYNC_FLUSH fsync writes only
+    /// the data, no block allocation or extent conversion (~115 µs per group-commit fsync
+    /// instead of ~170 here). It writes the log twice, and every cache flush of the disk
+    /// then also carries zeros: it pays when fsync latency is the limit (the store bench's
+    /// 64 SYNC_FLUSH writers: +40–50 %), not when the disk's bandwidth is (the broker's
+    /// SYNC_FLUSH sends at 64–256 in flight: no gain, a worse p99). See the store README.
+    pub warm_maped_file_enable: bool,
     /// `fileReservedTime`: hours a CommitLog segment is kept.
     pub file_reserved_time_hours: u64,
     /// `deleteWhen`: hours of day (`"04"`, `"04;05"`) when expired segments are deleted.
@@ -135,7 +137,7 @@ impl Default for MessageStoreConfig {
             sync_flush_timeout_ms: 5000,
             transient_store_pool_enable: false,
             deferred_commit: false,
-            warm_maped_file_enable: None,
+            warm_maped_file_enable: false,
             file_reserved_time_hours: 72,
             delete_when: vec![4],
             disk_max_used_space_ratio: 75,
@@ -283,7 +285,7 @@ impl MessageStoreConfig {
             }
             "syncFlushTimeout" => self.sync_flush_timeout_ms = parse_u64(key, value)?,
             "transientStorePoolEnable" => self.transient_store_pool_enable = parse_bool(key, value)?,
-            "warmMapedFileEnable" => self.warm_maped_file_enable = Some(parse_bool(key, value)?),
+            "warmMapedFileEnable" => self.warm_maped_file_enable = parse_bool(key, value)?,
             "fileReservedTime" => self.file_reserved_time_hours = parse_u64(key, value)?,
             "deleteWhen" => self.delete_when = parse_delete_when(key, value)?,
             "diskMaxUsedSpaceRatio" => {
@@ -333,13 +335,6 @@ impl MessageStoreConfig {
             _ => return Ok(false),
         }
         Ok(true)
-    }
-
-    /// Whether the CommitLog is pre-written ([`MessageStoreConfig::warm_maped_file_enable`],
-    /// by default only for SYNC_FLUSH, whose fsyncs it makes cheaper; for ASYNC_FLUSH the
-    /// extra writing costs more CPU than the cheaper overwrites save).
-    pub fn warm_commit_log(&self) -> bool {
-        self.warm_maped_file_enable.unwrap_or(self.flush_disk_type == FlushDiskType::SyncFlush)
     }
 
     /// Cross-field checks; called by `from_properties` and by `MessageStore::open`.
@@ -468,16 +463,11 @@ mod tests {
     }
 
     #[test]
-    fn prewriting_defaults_to_sync_flush_only() {
+    fn prewriting_is_off_by_default() {
         let mut c = MessageStoreConfig::default();
-        assert!(!c.warm_commit_log());
-        c.set("flushDiskType", "SYNC_FLUSH").unwrap();
-        assert!(c.warm_commit_log());
-        c.set("warmMapedFileEnable", "false").unwrap();
-        assert!(!c.warm_commit_log());
-        c.set("flushDiskType", "ASYNC_FLUSH").unwrap();
+        assert!(!c.warm_maped_file_enable);
         c.set("warmMapedFileEnable", "true").unwrap();
-        assert!(c.warm_commit_log());
+        assert!(c.warm_maped_file_enable);
         assert!(c.set("warmMapedFileEnable", "maybe").is_err());
     }
 

@@ -1,7 +1,8 @@
-//! Real crashes: a child process appends in SYNC_FLUSH mode and prints what was
-//! acknowledged; it is SIGKILLed at a random moment; the store is reopened and every
-//! acknowledged message must be there, byte-identical, at its offsets, with ConsumeQueue
-//! and index agreeing. 50 rounds by default; `FERROMQ_CRASH_ROUNDS=n` for more.
+//! Real crashes: a child process appends in SYNC_FLUSH mode (every other round with a
+//! pre-written CommitLog) and prints what was acknowledged; it is SIGKILLed at a random
+//! moment; the store is reopened and every acknowledged message must be there,
+//! byte-identical, at its offsets, with ConsumeQueue and index agreeing. 50 rounds by
+//! default; `FERROMQ_CRASH_ROUNDS=n` for more.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -93,6 +94,8 @@ fn sigkill_never_loses_an_acknowledged_message() {
             .arg(dir.path())
             .arg(next_seq.to_string())
             .arg(["1", "4", "16"][round % 3])
+            // Every other round with a pre-written CommitLog (warmMapedFileEnable).
+            .arg(if round % 2 == 1 { "warm" } else { "plain" })
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()

@@ -9,7 +9,9 @@
 //! `flush_entries`, commits them, and prints one line per durable entry:
 //! `entry <index> <term> <pos> <size> <seq> <queue_offset> <store_timestamp>`.
 //!
-//! Usage: `ferromq-store-crash-writer <store-dir> <first-seq> [threads] [raft]`
+//! With `warm` the store pre-writes its CommitLog (`warmMapedFileEnable`).
+//!
+//! Usage: `ferromq-store-crash-writer <store-dir> <first-seq> [threads] [raft|warm]`
 
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -55,7 +57,9 @@ fn main() {
     };
     let threads: u64 = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(4);
     let raft = args.get(4).is_some_and(|a| a == "raft");
-    let store = match MessageStore::open(config(std::path::Path::new(dir), raft)) {
+    let mut cfg = config(std::path::Path::new(dir), raft);
+    cfg.warm_maped_file_enable = args.get(4).is_some_and(|a| a == "warm");
+    let store = match MessageStore::open(cfg) {
         Ok(s) => Arc::new(s),
         Err(e) => {
             eprintln!("open failed: {e}");

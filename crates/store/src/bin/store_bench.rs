@@ -64,9 +64,9 @@ struct Args {
     backlog_segment_mb: u64,
 }
 
-/// `--warm true|false`: `warmMapedFileEnable` for every store of the run (default: the
-/// store's default, on for SYNC_FLUSH only).
-static WARM: std::sync::OnceLock<Option<bool>> = std::sync::OnceLock::new();
+/// `--warm true|false`: `warmMapedFileEnable` for every store of the run (default: false,
+/// the store's default).
+static WARM: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
 
 fn parse_args() -> Args {
     let mut a = Args {
@@ -112,7 +112,7 @@ fn parse_args() -> Args {
             "--backlog-segment-mb" => a.backlog_segment_mb = v.parse().unwrap_or(1024).max(1),
             "--dir" => a.dir = PathBuf::from(v),
             "--warm" => {
-                let _ = WARM.set(Some(v == "true"));
+                let _ = WARM.set(v == "true");
             }
             "--messages" => a.messages = v.parse().unwrap_or(a.messages),
             "--size" => a.size = v.parse().unwrap_or(a.size),
@@ -249,7 +249,7 @@ fn open_store(
     cfg.deferred_commit = deferred_commit;
     cfg.mapped_file_size_commit_log = segment;
     cfg.message_index_enable = true;
-    cfg.warm_maped_file_enable = WARM.get().copied().flatten();
+    cfg.warm_maped_file_enable = WARM.get().copied().unwrap_or(false);
     let store = Arc::new(MessageStore::open(cfg)?);
     store.start()?;
     Ok(store)

@@ -65,7 +65,7 @@ const QUERY_MAX: usize = 64;
 /// How CommitLog segments are prepared: reserved (fallocate) unless this is a SYNC_FLUSH
 /// log that is not pre-written (see `Space`), pre-written when configured.
 fn segment_prep(config: &MessageStoreConfig) -> SegmentPrep {
-    let warm = config.warm_commit_log();
+    let warm = config.warm_maped_file_enable;
     let space = if config.flush_disk_type == FlushDiskType::SyncFlush && !warm {
         Space::Sparse
     } else {
