@@ -83,6 +83,9 @@ pub(crate) struct EntryIndex {
     files: Vec<Arc<Segment>>,
     first: Option<u64>,
     last: Option<RaftEntry>,
+    /// The lowest index appended since the last flush (only the files from there on need
+    /// an fsync).
+    unflushed_from: Option<u64>,
 }
 
 impl EntryIndex {
@@ -107,7 +110,14 @@ impl EntryIndex {
             }
             files.push(Arc::new(Segment::open(path, start, file_size, true)?));
         }
-        let mut idx = EntryIndex { dir: dir.to_path_buf(), file_size, files, first: None, last: None };
+        let mut idx = EntryIndex {
+            dir: dir.to_path_buf(),
+            file_size,
+            files,
+            first: None,
+            last: None,
+            unflushed_from: None,
+        };
         let mut report = EntryIndexRecovery::default();
         let Some(first) = idx.first_written_slot()? else {
             idx.zero_from(0)?;
@@ -250,6 +260,7 @@ impl EntryIndex {
         f.write_at(pos - f.start(), &e.encode())?;
         self.first.get_or_insert(e.index);
         self.last = Some(e);
+        self.unflushed_from = Some(self.unflushed_from.map_or(e.index, |u| u.min(e.index)));
         Ok(())
     }
 
@@ -310,11 +321,16 @@ impl EntryIndex {
         Ok(deleted)
     }
 
-    /// fsyncs the index files.
-    pub(crate) fn flush(&self) -> Result<()> {
-        for f in &self.files {
+    /// fsyncs the files holding entries appended since the last flush.
+    pub(crate) fn flush(&mut self) -> Result<()> {
+        let Some(from) = self.unflushed_from else {
+            return Ok(());
+        };
+        let pos = from.saturating_mul(ENTRY_SIZE);
+        for f in self.files.iter().filter(|f| f.end() > pos) {
             f.sync()?;
         }
+        self.unflushed_from = None;
         Ok(())
     }
 }

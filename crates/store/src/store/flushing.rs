@@ -47,7 +47,6 @@ impl Inner {
                 Ok((_, waiters)) => {
                     last_waiters = waiters;
                     last_fsync = started.elapsed();
-
                     self.reput_signal.notify();
                 }
                 Err(e) => {

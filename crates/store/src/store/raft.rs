@@ -203,7 +203,7 @@ impl MessageStore {
     /// Makes every appended entry durable: the CommitLog first, then the entry index (so a
     /// durable entry always has durable bytes).
     pub fn flush_entries(&self) -> Result<()> {
-        let idx = self.entry_index()?.lock();
+        let mut idx = self.entry_index()?.lock();
         self.flush()?;
         idx.flush()
     }
