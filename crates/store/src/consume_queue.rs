@@ -175,7 +175,9 @@ impl ConsumeQueue {
         }
         let pos = index as u64 * UNIT;
         let start = pos - pos % self.file_size;
-        let seg = Arc::new(Segment::create(&self.dir, start, self.file_size, Space::Reserved)?);
+        // Sparse, not reserved: a broker has a ConsumeQueue per queue of every topic, and
+        // reserving ~6 MB for each (thousands of queues) would fill a disk with nothing.
+        let seg = Arc::new(Segment::create(&self.dir, start, self.file_size, Space::Sparse)?);
         let mut files = self.files.write();
         let i = files.partition_point(|s| s.start() < start);
         files.insert(i, seg.clone());
@@ -369,7 +371,7 @@ impl ConsumeQueue {
                 }
                 if let Some(f) = files.last() {
                     if pos < f.end() {
-                        f.zero_from(pos - f.start(), Space::Reserved)?;
+                        f.zero_from(pos - f.start(), Space::Sparse)?;
                     }
                 }
                 drop(files);
