@@ -1,0 +1,139 @@
+//! Segment preparation: the next segment created ahead of time (a roll never waits on
+//! file creation) and, with `warmMapedFileEnable`, pre-written with zeros.
+
+use super::*;
+
+impl CommitLog {
+    /// The segment starting at `start`: the pre-created one if ready, else a new file.
+    pub(super) fn obtain_segment(&self, start: u64) -> Result<Arc<Segment>> {
+        let ready = {
+            let mut p = self.prealloc.lock();
+            let r = match p.ready.take() {
+                Some(s) if s.start() == start => Some(s),
+                _ => None,
+            };
+            p.want = Some(start + self.segment_size);
+            r
+        };
+        self.prealloc_cond.notify_all();
+        match ready {
+            Some(s) => Ok(s),
+            None => Ok(Arc::new(Segment::create(&self.dir, start, self.segment_size, self.prep.space)?)),
+        }
+    }
+
+    /// Background loop pre-creating the next segment so that a roll never waits on file
+    /// creation, and (with `warm`) pre-writing zeros ahead of the appends. Runs until
+    /// [`CommitLog::stop_prealloc`].
+    pub(crate) fn prealloc_loop(&self) {
+        let zeros = if self.prep.warm { vec![0u8; WARM_CHUNK as usize] } else { Vec::new() };
+        if self.prep.warm {
+            if let Err(e) = crate::sys::set_idle_io_priority() {
+                tracing::debug!(error = %e, "could not lower the preparing thread's I/O priority");
+            }
+        }
+        let mut warm = self.prep.warm;
+        let mut p = self.prealloc.lock();
+        loop {
+            if p.stop {
+                return;
+            }
+            if let Some(start) = p.want.take() {
+                if p.ready.as_ref().is_some_and(|s| s.start() == start) {
+                    continue;
+                }
+                drop(p);
+                let seg = Segment::create(&self.dir, start, self.segment_size, self.prep.space);
+                p = self.prealloc.lock();
+                match seg {
+                    Ok(s) => p.ready = Some(Arc::new(s)),
+                    Err(e) => tracing::warn!(error = %e, start, "pre-creating a CommitLog segment failed"),
+                }
+                continue;
+            }
+            if warm {
+                drop(p);
+                let step = self.warm_ahead(&zeros);
+                p = self.prealloc.lock();
+                match step {
+                    Ok(true) => continue,
+                    Ok(false) => {}
+                    Err(e) => {
+                        // Only a speed-up: the appends report real write errors themselves.
+                        tracing::warn!(error = %e, "pre-writing the CommitLog failed; not trying again");
+                        warm = false;
+                    }
+                }
+                self.prealloc_cond.wait_for(&mut p, WARM_POLL);
+                continue;
+            }
+            self.prealloc_cond.wait(&mut p);
+        }
+    }
+
+    /// Pre-writes up to one batch of zeros into the pre-created next segment and writes
+    /// them back; returns whether it wrote anything. It goes at the pace of the appends
+    /// (the zeroed space reaches one segment size past them), so that the next segment is
+    /// done when the tail fills while the zeros never crowd the disk in one burst; the
+    /// preparing thread's I/O has the idle priority, so the group commit's writes go
+    /// first. The tail was pre-written at open only as far as [`WARM_AT_OPEN`]; that
+    /// segment's rest, and a segment the appends reach before this thread finished it, are
+    /// left as they are (correct, only their fsyncs are slower), never pre-written under
+    /// the group commit.
+    pub(super) fn warm_ahead(&self, zeros: &[u8]) -> Result<bool> {
+        let appended = self.appended();
+        let Some(next) = self.prealloc.lock().ready.clone().filter(|s| s.start() > appended) else {
+            return Ok(false);
+        };
+        let from = self.warm_until.load(Ordering::Acquire).max(next.start());
+        let target = appended.saturating_add(self.segment_size.max(WARM_AHEAD)).min(next.end());
+        if from >= target || self.is_poisoned() {
+            return Ok(false);
+        }
+        let end = (from + WARM_BATCH).min(target);
+        Ok(self.prewrite_next(&next, from, end, zeros)? > from)
+    }
+
+    /// Writes zeros over `[from, end)` of `next` as long as it is still the pre-created
+    /// segment, and writes them back; returns where it stopped.
+    ///
+    /// Why this cannot overwrite a message: appends reach a segment only after a roll has
+    /// taken it from `prealloc.ready`, under the `prealloc` lock; each write here holds that
+    /// lock and first checks that `next` is still the one waiting there. A roll therefore
+    /// waits for at most one write (~0.1 ms, once per segment), and no write starts after
+    /// it. The commit lock is not involved, so commits never wait for zeros.
+    pub(super) fn prewrite_next(
+        &self,
+        next: &Arc<Segment>,
+        from: u64,
+        end: u64,
+        zeros: &[u8],
+    ) -> Result<u64> {
+        let mut pos = from;
+        while pos < end {
+            let p = self.prealloc.lock();
+            if !p.ready.as_ref().is_some_and(|r| Arc::ptr_eq(r, next)) {
+                break;
+            }
+            let len = (end - pos).min(zeros.len() as u64);
+            next.write_at(pos - next.start(), &zeros[..len as usize])?;
+            pos += len;
+            self.warm_until.store(pos, Ordering::Release);
+        }
+        if pos > from {
+            next.write_back(from - next.start(), pos - from)?;
+        }
+        Ok(pos)
+    }
+
+    pub(crate) fn request_prealloc(&self) {
+        let end = self.state.lock().tail.end();
+        self.prealloc.lock().want = Some(end);
+        self.prealloc_cond.notify_all();
+    }
+
+    pub(crate) fn stop_prealloc(&self) {
+        self.prealloc.lock().stop = true;
+        self.prealloc_cond.notify_all();
+    }
+}
