@@ -310,7 +310,8 @@ impl IndexFile {
             if time_diff < 0 {
                 break;
             }
-            let time_read = self.header.begin_ts + i64::from(time_diff) * 1000;
+            // Saturating: the header comes from disk and may be garbage.
+            let time_read = self.header.begin_ts.saturating_add(i64::from(time_diff) * 1000);
             if hash == key_hash && begin <= time_read && time_read <= end && phy >= 0 {
                 out.push(phy as u64);
             }
