@@ -294,12 +294,13 @@ impl Connection {
                 if written == frames.len() {
                     return Ok(());
                 }
-                // The rest is counted before the lock is released, so that no direct write
-                // can overtake it.
+                // The rest goes to the writer task before the lock is released, so that
+                // nothing (a direct write, or a frame another thread queues) can come
+                // between the part written and the rest.
                 let _ = frames.split_to(written);
-                self.shared.queued_bytes.fetch_add(frames.len(), Ordering::AcqRel);
+                let queued = self.queue_locked(frames);
                 drop(guard);
-                return self.send_to_writer(frames);
+                return queued.map_err(|full| self.give_up(full));
             }
         }
         self.enqueue_encoded(frames)
@@ -310,20 +311,35 @@ impl Connection {
         if self.is_closed() {
             return Err(RemotingError::Closed(self.shared.peer));
         }
-        let len = frames.len();
-        self.shared.queued_bytes.fetch_add(len, Ordering::AcqRel);
-        self.send_to_writer(frames)
-    }
-
-    /// Hands frames (already counted in `queued_bytes`) to the writer task.
-    fn send_to_writer(&self, frames: Bytes) -> Result<(), RemotingError> {
-        let queued = self.shared.queued_bytes.load(Ordering::Acquire);
-        if queued > self.shared.config.max_pending_write_bytes {
-            tracing::warn!(peer = %self.shared.peer, queued, "peer is not reading; closing the connection");
-            self.close();
+        // Under the writer lock: see `send_burst`.
+        let guard = self.shared.writer.lock();
+        if guard.is_none() {
             return Err(RemotingError::Closed(self.shared.peer));
         }
-        self.shared.outbound.send(frames).map_err(|_| RemotingError::Closed(self.shared.peer))
+        let queued = self.queue_locked(frames);
+        drop(guard);
+        queued.map_err(|full| self.give_up(full))
+    }
+
+    /// Counts `frames` as queued and hands them to the writer task; the caller holds the
+    /// writer lock, which orders this against direct writes and other queued frames.
+    /// `Err(true)`: the peer has stopped reading (too much queued); `Err(false)`: the
+    /// writer task is gone.
+    fn queue_locked(&self, frames: Bytes) -> Result<(), bool> {
+        let queued = self.shared.queued_bytes.fetch_add(frames.len(), Ordering::AcqRel) + frames.len();
+        if queued > self.shared.config.max_pending_write_bytes {
+            return Err(true);
+        }
+        self.shared.outbound.send(frames).map_err(|_| false)
+    }
+
+    /// Closes the connection after a failed `queue_locked` (called without the lock).
+    fn give_up(&self, peer_not_reading: bool) -> RemotingError {
+        if peer_not_reading {
+            tracing::warn!(peer = %self.shared.peer, "peer is not reading; closing the connection");
+        }
+        self.close();
+        RemotingError::Closed(self.shared.peer)
     }
 
     fn complete(&self, response: RemotingCommand) {

@@ -119,17 +119,24 @@ impl EntryIndex {
             unflushed_from: None,
         };
         let mut report = EntryIndexRecovery::default();
-        let Some(first) = idx.first_written_slot()? else {
+        let Some((first, first_file)) = idx.first_written_slot()? else {
             idx.zero_from(0)?;
             return Ok((idx, report));
         };
         idx.first = Some(first);
-        // The run of valid entries in the last file holding any.
+        let mut first_file = Some(first_file);
+        // The run of valid entries in the last file holding any; written slots after it
+        // (torn or stale) are dropped, counted from the bytes already read.
         let mut end = first; // one past the last valid entry
         for f in idx.files.iter().rev() {
-            let bytes = read_file(f)?;
             let base = f.start() / ENTRY_SIZE;
-            let mut slot = base.max(first);
+            // The file holding the first entry was read already.
+            let bytes = match first_file.take_if(|_| base <= first && first < base + entries_per_file.max(1)) {
+                Some(bytes) => bytes,
+                None => read_file(f)?,
+            };
+            let run_start = base.max(first);
+            let mut slot = run_start;
             let mut prev_end = 0;
             while let Some(e) = slot_entry(&bytes, base, slot) {
                 if e.pos < prev_end {
@@ -138,12 +145,14 @@ impl EntryIndex {
                 prev_end = e.end();
                 slot += 1;
             }
-            if slot > base.max(first) {
+            let after_run = bytes.get(((slot - base) * ENTRY_SIZE) as usize..).unwrap_or_default();
+            report.entries_dropped +=
+                after_run.chunks(ENTRY_SIZE as usize).filter(|c| c.iter().any(|b| *b != 0)).count() as u64;
+            if slot > run_start {
                 end = slot;
                 break;
             }
         }
-        report.entries_dropped = idx.written_slots_from(end)?;
         // Entries whose bytes the CommitLog no longer holds.
         let mut last = None;
         while end > first {
@@ -167,30 +176,17 @@ impl EntryIndex {
         Ok((idx, report))
     }
 
-    /// The first slot (of the first file) holding a valid entry.
-    fn first_written_slot(&self) -> Result<Option<u64>> {
+    /// The first slot (of the first file) holding a valid entry, with that file's bytes.
+    fn first_written_slot(&self) -> Result<Option<(u64, Vec<u8>)>> {
         for f in &self.files {
             let bytes = read_file(f)?;
             let base = f.start() / ENTRY_SIZE;
             let slots = self.file_size / ENTRY_SIZE;
             if let Some(slot) = (base..base + slots).find(|s| slot_entry(&bytes, base, *s).is_some()) {
-                return Ok(Some(slot));
+                return Ok(Some((slot, bytes)));
             }
         }
         Ok(None)
-    }
-
-    /// Non-zero slots from `index` on (what recovery drops as torn or stale).
-    fn written_slots_from(&self, index: u64) -> Result<u64> {
-        let pos = index.saturating_mul(ENTRY_SIZE);
-        let mut n = 0;
-        for f in self.files.iter().filter(|f| f.end() > pos) {
-            let bytes = read_file(f)?;
-            let skip = pos.saturating_sub(f.start()) as usize;
-            let rest = bytes.get(skip..).unwrap_or_default();
-            n += rest.chunks(ENTRY_SIZE as usize).filter(|c| c.iter().any(|b| *b != 0)).count() as u64;
-        }
-        Ok(n)
     }
 
     fn file_for(&self, index: u64) -> Option<&Arc<Segment>> {
@@ -264,10 +260,13 @@ impl EntryIndex {
         Ok(())
     }
 
-    /// Drops every entry after `index` (every entry when `index` is `None`).
+    /// Drops every entry after `index` (every entry when `index` is `None`), which must be
+    /// one the index holds.
     pub(crate) fn truncate_after(&mut self, index: Option<u64>) -> Result<()> {
         let keep_last = match index {
-            Some(i) => self.get(i)?,
+            Some(i) => Some(self.get(i)?.ok_or_else(|| {
+                StoreError::InvalidEntry(format!("cannot keep entry {i}: the log does not hold it"))
+            })?),
             None => None,
         };
         let from = match (index, self.first) {
@@ -384,6 +383,9 @@ mod tests {
         // Out of order, or overlapping the last entry's bytes: refused.
         assert!(idx.append(entry(12, 2, 1200)).is_err());
         assert!(idx.append(entry(11, 2, 1050)).is_err());
+        // Keeping an entry the index does not hold is refused and changes nothing.
+        assert!(idx.truncate_after(Some(99)).is_err());
+        assert_eq!(idx.last().map(|e| e.index), Some(10));
         idx.truncate_after(Some(6)).unwrap();
         assert_eq!(idx.last(), Some(entry(6, 2, 600)));
         assert_eq!(idx.get(7).unwrap(), None);

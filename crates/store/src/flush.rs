@@ -160,7 +160,7 @@ impl FlushWatch {
         let now = {
             let mut st = self.state.lock();
             match self.check(&st, end) {
-                Some(r) => Some(r),
+                Some(r) => r,
                 None => {
                     st.callbacks.push(pending);
                     self.callback_count.store(st.callbacks.len(), Ordering::Release);
@@ -169,9 +169,7 @@ impl FlushWatch {
                 }
             }
         };
-        if let Some(r) = now {
-            pending.run(r.map(|_| PutMessageStatus::PutOk));
-        }
+        pending.run(now.map(|_| PutMessageStatus::PutOk));
     }
 
     /// Answers `FlushDiskTimeout` to callbacks whose timeout has passed. Cheap when none
@@ -431,9 +429,10 @@ impl PutHandle {
     /// Calls `callback` once the put is as durable as the flush mode promises: at once in
     /// ASYNC_FLUSH; in SYNC_FLUSH from the flusher thread after the fsync that covers it
     /// (`PutOk`), or after `syncFlushTimeout` (`FlushDiskTimeout`), or with the error that
-    /// poisoned or shut down the store. The callback must be quick, must not block and must
-    /// not call into the store (it runs between fsyncs, under the flush lock): encoding and
-    /// queueing an answer is what it is for.
+    /// poisoned or shut down the store. The callback must be quick and must not block: it
+    /// runs between fsyncs, under the flush lock, so a flush or a wait for durability from
+    /// it would deadlock. A new put is allowed (appends take no lock the flusher holds),
+    /// but its time delays the next fsync. Encoding and queueing an answer is what it is for.
     pub fn on_durable(self, callback: impl FnOnce(Result<PutMessageResult>) + Send + 'static) {
         match self.watch {
             None => callback(Ok(PutMessageResult { status: PutMessageStatus::PutOk, append: self.append })),

@@ -12,13 +12,19 @@ impl Inner {
     pub(super) fn cover_undispatched(&self, from: u64, to: u64, table: &mut QueueTable) -> Result<()> {
         let mut pos = from.max(self.commitlog.min_offset());
         while pos < to {
+            // The 8-byte head says how much to read (a blank record: skip to the next
+            // segment without reading its padding).
             let head = self.commitlog.read(pos, 8)?;
+            let size = i32::from_be_bytes([head[0], head[1], head[2], head[3]]);
             let magic = u32::from_be_bytes([head[4], head[5], head[6], head[7]]);
             if magic == record::BLANK_MAGIC_CODE {
                 pos = self.commitlog.segment_for(pos).map_or(to, |s| s.end());
                 continue;
             }
-            let rec = self.commitlog.read_record(pos)?;
+            let rec = match usize::try_from(size) {
+                Ok(n) if n >= record::MIN_RECORD_LEN => self.commitlog.read(pos, n)?,
+                _ => Bytes::new(),
+            };
             match record::peek(&rec, pos, false) {
                 Peeked::Message { msg, size, .. } => {
                     if record::takes_queue_offset(msg.sys_flag) {
