@@ -328,9 +328,15 @@ async fn admin_requests_config_runtime_info_and_metrics() {
     assert_eq!(conn.invoke(update, TIMEOUT).await.unwrap().code, 0);
     let refused = conn.invoke(send_request("NotCreated", 0, b"x".to_vec(), ""), TIMEOUT).await.unwrap();
     assert_eq!(refused.code, ResponseCode::TOPIC_NOT_EXIST, "auto-creation switched off at run time");
-    let mut bad = RemotingCommand::request(ferromq_protocol::RequestCode::UPDATE_BROKER_CONFIG);
-    bad.body = b"listenPort=1\n".to_vec().into();
-    assert_eq!(conn.invoke(bad, TIMEOUT).await.unwrap().code, ResponseCode::NO_PERMISSION);
+    for start_only in ["listenPort=1\n", "enableDLegerCommitLog=true\n"] {
+        let mut bad = RemotingCommand::request(ferromq_protocol::RequestCode::UPDATE_BROKER_CONFIG);
+        bad.body = start_only.as_bytes().to_vec().into();
+        assert_eq!(
+            conn.invoke(bad, TIMEOUT).await.unwrap().code,
+            ResponseCode::NO_PERMISSION,
+            "{start_only}"
+        );
+    }
 
     let info = conn
         .invoke(RemotingCommand::request(ferromq_protocol::RequestCode::GET_BROKER_RUNTIME_INFO), TIMEOUT)

@@ -355,11 +355,6 @@ impl RemotingCommand {
         self
     }
 
-    /// Writes the typed header's fields into the ext fields.
-    pub fn write_header<H: CommandHeader>(&mut self, header: &H) {
-        header.write_ext_fields(&mut self.ext_fields);
-    }
-
     /// Reads the typed header out of the ext fields.
     pub fn decode_header<H: CommandHeader>(&self) -> Result<H> {
         H::read_ext_fields(&self.ext_fields)

@@ -25,6 +25,9 @@ pub fn quote_bare_keys(input: &[u8]) -> Cow<'_, [u8]> {
     let mut strings = StringTracker::default();
     // True right after `{` or `,` in an object context (ignoring white space): a key may start.
     let mut key_may_start = false;
+    // Open containers, innermost last: a `,` inside an array starts no key (so an array of
+    // objects, as in heartbeats and route bodies, never makes the brace map be built).
+    let mut containers: Vec<u8> = Vec::new();
     let mut i = 0;
     while i < input.len() {
         let c = input[i];
@@ -50,8 +53,22 @@ pub fn quote_bare_keys(input: &[u8]) -> Cow<'_, [u8]> {
                     key_may_start = false;
                     continue;
                 }
+                // Not a key: an object opening like any other.
+                containers.push(b'{');
             }
-            b'{' | b',' => key_may_start = true,
+            b'{' => {
+                containers.push(b'{');
+                key_may_start = true;
+            }
+            b'[' => {
+                containers.push(b'[');
+                key_may_start = false;
+            }
+            b'}' | b']' => {
+                containers.pop();
+                key_may_start = false;
+            }
+            b',' => key_may_start = containers.last() == Some(&b'{'),
             b' ' | b'\n' | b'\r' | b'\t' => {}
             b'-' | b'0'..=b'9' if key_may_start => {
                 let start = i;
@@ -195,5 +212,17 @@ mod tests {
     fn arrays_of_numbers_are_not_keys() {
         let s = br#"{"a":[1, 2],"b":{3:[4,5]}}"#;
         assert_eq!(&*quote_bare_keys(s), br#"{"a":[1, 2],"b":{"3":[4,5]}}"#);
+    }
+
+    #[test]
+    fn keys_are_found_inside_arrays_of_objects_and_after_them() {
+        // Objects in an array are values, keys inside them are keys; the context is kept
+        // across the array, across an object that is not a key, and after both.
+        let s = br#"{"x":[{"a":1},{"b":{0:"z"}}],"y":{{"k":1}:2},"w":{{"q":1},3:4}}"#;
+        assert_eq!(
+            std::str::from_utf8(&quote_bare_keys(s)).unwrap(),
+            r#"{"x":[{"a":1},{"b":{"0":"z"}}],"y":{"{\"k\":1}":2},"w":{{"q":1},"3":4}}"#
+        );
+        assert!(matches!(quote_bare_keys(br#"[{"a":1},{"b":2},{}]"#), Cow::Borrowed(_)));
     }
 }

@@ -131,7 +131,8 @@ impl EntryIndex {
         for f in idx.files.iter().rev() {
             let base = f.start() / ENTRY_SIZE;
             // The file holding the first entry was read already.
-            let bytes = match first_file.take_if(|_| base <= first && first < base + entries_per_file.max(1)) {
+            let bytes = match first_file.take_if(|_| base <= first && first < base + entries_per_file.max(1))
+            {
                 Some(bytes) => bytes,
                 None => read_file(f)?,
             };

@@ -355,6 +355,12 @@ fn pulls_of_interleaved_queues_and_sparse_filters() {
     }
     wait_dispatched(&store);
     for (q, want) in expect.iter().enumerate() {
+        // Every served record is the one of its queue offset.
+        let check = |m: &ferromq_store::SelectedMessage| {
+            let (rec, _) = decode_stored_ref(&m.data, true).unwrap();
+            assert_eq!((rec.topic, rec.queue_id, rec.queue_offset), ("Mixed", q as i32, m.queue_offset));
+            assert_eq!(rec.body, want[m.queue_offset as usize].0.as_bytes());
+        };
         // Unfiltered: batches of 32 in order.
         let mut off = 0i64;
         let mut got = Vec::new();
@@ -363,9 +369,7 @@ fn pulls_of_interleaved_queues_and_sparse_filters() {
             assert_eq!(r.status, GetMessageStatus::Found);
             assert!(r.messages.len() <= 32);
             for m in &r.messages {
-                let (rec, _) = decode_stored_ref(&m.data, true).unwrap();
-                assert_eq!((rec.topic, rec.queue_id, rec.queue_offset), ("Mixed", q as i32, m.queue_offset));
-                assert_eq!(rec.body, want[m.queue_offset as usize].0.as_bytes());
+                check(m);
                 got.push(m.queue_offset);
             }
             off = r.next_begin_offset;
@@ -380,9 +384,7 @@ fn pulls_of_interleaved_queues_and_sparse_filters() {
         while off < want.len() as i64 {
             let r = store.get_message("g", "Mixed", q as i32, off, 4, Some(&filter)).unwrap();
             for m in &r.messages {
-                let (rec, _) = decode_stored_ref(&m.data, true).unwrap();
-                assert_eq!((rec.topic, rec.queue_id, rec.queue_offset), ("Mixed", q as i32, m.queue_offset));
-                assert_eq!(rec.body, want[m.queue_offset as usize].0.as_bytes());
+                check(m);
                 found.push(m.queue_offset);
             }
             assert!(r.next_begin_offset > off);

@@ -10,11 +10,11 @@ mod common;
 use std::io::{BufRead, BufReader};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 use ferromq_protocol::message::stored::{encode_stored_ref, MessageVersion, StoredMessageRef};
-use ferromq_store::{MessageStore, MessageStoreConfig, PutMessage, StoreOptions};
+use ferromq_store::{MessageStore, PutMessage, StoreOptions};
 
 #[path = "../src/bin/crash_writer.rs"]
 #[allow(dead_code)]
@@ -57,8 +57,27 @@ fn expected_record(a: &Ack) -> Vec<u8> {
     out
 }
 
-fn config(dir: &std::path::Path) -> MessageStoreConfig {
-    writer::config(dir, false)
+/// Starts the crash writer with `args`, waits for its "ready", and SIGKILLs it `run_for`
+/// later; returns its output lines and the killer thread (joined: the exit status).
+fn start_and_kill(
+    args: &[&str],
+    run_for: Duration,
+) -> (std::io::Lines<BufReader<std::process::ChildStdout>>, std::thread::JoinHandle<std::process::ExitStatus>)
+{
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ferromq-store-crash-writer"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    assert_eq!(lines.next().unwrap().unwrap(), "ready", "{args:?}");
+    let killer = std::thread::spawn(move || {
+        std::thread::sleep(run_for);
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap()
+    });
+    (lines, killer)
 }
 
 /// The random kill timings: from `FERROMQ_CRASH_SEED` to replay a run, else a new seed
@@ -86,30 +105,14 @@ fn sigkill_never_loses_an_acknowledged_message() {
     let rounds: usize = std::env::var("FERROMQ_CRASH_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(50);
     let mut rng = kill_timings("crash test");
     let dir = tempfile::tempdir().unwrap();
-    let exe = env!("CARGO_BIN_EXE_ferromq-store-crash-writer");
     let mut acked: Vec<Ack> = Vec::new();
     let mut next_seq = 0u64;
     for round in 0..rounds {
-        let mut child = Command::new(exe)
-            .arg(dir.path())
-            .arg(next_seq.to_string())
-            .arg(["1", "4", "16"][round % 3])
-            // Every other round with a pre-written CommitLog (warmMapedFileEnable).
-            .arg(if round % 2 == 1 { "warm" } else { "plain" })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let mut lines = BufReader::new(stdout).lines();
-        assert_eq!(lines.next().unwrap().unwrap(), "ready", "round {round}");
-        let run_for = Duration::from_millis(rng.next() % 40);
-        let started = Instant::now();
-        let killer = std::thread::spawn(move || {
-            std::thread::sleep(run_for);
-            child.kill().unwrap(); // SIGKILL
-            child.wait().unwrap()
-        });
+        let seq = next_seq.to_string();
+        // Every other round with a pre-written CommitLog (warmMapedFileEnable).
+        let mode = if round % 2 == 1 { "warm" } else { "plain" };
+        let args = [dir.path().to_str().unwrap(), &seq, ["1", "4", "16"][round % 3], mode];
+        let (lines, killer) = start_and_kill(&args, Duration::from_millis(rng.next() % 40));
         let mut max_seq = next_seq;
         for line in lines {
             let line = line.unwrap();
@@ -134,7 +137,8 @@ fn sigkill_never_loses_an_acknowledged_message() {
         // Sequence numbers handed out but not acknowledged are skipped by the next writer.
         next_seq = max_seq + 64;
 
-        let store = MessageStore::open_with(config(dir.path()), StoreOptions::default()).unwrap();
+        let store =
+            MessageStore::open_with(writer::config(dir.path(), false), StoreOptions::default()).unwrap();
         assert!(store.recovery_report().abnormal, "round {round}");
         for a in &acked {
             let rec = store
@@ -156,7 +160,6 @@ fn sigkill_never_loses_an_acknowledged_message() {
         }
         check_invariants(&store);
         store.simulate_crash();
-        let _ = started;
     }
     eprintln!("{} acknowledged messages checked over {rounds} rounds", acked.len());
     assert!(acked.len() > rounds, "the writer should get some messages through");
@@ -165,33 +168,23 @@ fn sigkill_never_loses_an_acknowledged_message() {
 /// The same with the store as a Raft log: a writer appends entries, makes each batch
 /// durable with `flush_entries` and commits it, and is SIGKILLed at random moments. Every
 /// entry it reported durable must come back with its index, term, position and exact
-/// record bytes; consumers must see at most what was committed; the log must go on at the
-/// next index in the next round.
+/// record bytes; no record may stay beyond the last entry; dispatch (what consumers see)
+/// must stay within the log; the log must go on at the next index in the next round.
 #[test]
 fn sigkill_never_loses_a_flushed_raft_entry() {
-    let rounds: usize =
-        std::env::var("FERROMQ_CRASH_ROUNDS").ok().and_then(|v| v.parse().ok()).map_or(20, |n: usize| n / 2);
+    let rounds: usize = std::env::var("FERROMQ_CRASH_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map_or(20, |n: usize| (n / 2).max(1));
     let mut rng = kill_timings("raft crash test");
     let dir = tempfile::tempdir().unwrap();
-    let exe = env!("CARGO_BIN_EXE_ferromq-store-crash-writer");
     // (index, term, pos, size, expected record)
     let mut durable: Vec<(u64, u64, u64, u32, Vec<u8>)> = Vec::new();
     for round in 0..rounds {
         let term = 1_000_000 * (round as u64 + 1);
-        let mut child = Command::new(exe)
-            .args([dir.path().to_str().unwrap(), &term.to_string(), "1", "raft"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        assert_eq!(lines.next().unwrap().unwrap(), "ready", "round {round}");
-        let run_for = Duration::from_millis(rng.next() % 40);
-        let killer = std::thread::spawn(move || {
-            std::thread::sleep(run_for);
-            child.kill().unwrap();
-            child.wait().unwrap()
-        });
+        let term_arg = term.to_string();
+        let args = [dir.path().to_str().unwrap(), &term_arg, "1", "raft"];
+        let (lines, killer) = start_and_kill(&args, Duration::from_millis(rng.next() % 40));
         for line in lines {
             let line = line.unwrap();
             let f: Vec<&str> = line.split(' ').collect();

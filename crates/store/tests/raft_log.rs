@@ -113,8 +113,8 @@ fn a_follower_copying_entries_has_the_leaders_log() {
     assert_eq!(follower.last_entry().unwrap(), entries.last().copied());
     leader.commit_entries_to(66).unwrap();
     follower.commit_entries_to(66).unwrap();
-    wait_for(&leader, leader.max_phy_offset());
-    wait_for(&follower, follower.max_phy_offset());
+    wait_dispatched(&leader);
+    wait_dispatched(&follower);
     assert_eq!(visible(&leader), visible(&follower));
     assert_eq!(visible(&follower).len(), 60);
 }
@@ -153,7 +153,7 @@ fn recovery_keeps_entries_and_records_together() {
     assert_eq!(visible(&store).len(), 24);
     append(&store, 2, 25, 28);
     store.commit_entries_to(27).unwrap();
-    wait_for(&store, store.max_phy_offset());
+    wait_dispatched(&store);
     assert_eq!(visible(&store).len(), 27);
     check_invariants(&store);
 }

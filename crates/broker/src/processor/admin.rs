@@ -184,6 +184,8 @@ const START_ONLY_KEYS: &[&str] = &[
     "mappedFileSizeConsumeQueue",
     "brokerRole",
     "flushDiskType",
+    "warmMapedFileEnable",
+    "enableDLegerCommitLog",
     "metricsPromExporterPort",
 ];
 

@@ -67,7 +67,7 @@ pub fn process(ctx: &BrokerContext, conn: &Connection, req: RemotingCommand) -> 
     };
     let mut response = RemotingCommand::success();
     response.ext_fields = ExtFields::with_capacity(8);
-    response.write_header(&response_header);
+    let mut response = response.with_header(&response_header);
     response.ext_fields.insert(properties::PROPERTY_MSG_REGION, ctx.region_id.as_str());
     response
         .ext_fields

@@ -175,9 +175,16 @@ mod tests {
 
     proptest::proptest! {
         #[test]
-        fn never_panics_and_keeps_standard_json(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..256)) {
+        fn never_panics_on_any_bytes(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..256)) {
             let _ = json::quote_bare_keys(&bytes);
             let _ = json::from_slice::<serde_json::Value>(&bytes);
+        }
+
+        #[test]
+        fn keeps_standard_json(v in json_value()) {
+            let text = serde_json::to_vec(&v).unwrap();
+            proptest::prop_assert!(matches!(json::quote_bare_keys(&text), std::borrow::Cow::Borrowed(_)));
+            proptest::prop_assert_eq!(json::from_slice::<serde_json::Value>(&text).unwrap(), v);
         }
 
         #[test]
@@ -193,6 +200,25 @@ mod tests {
             let w: W = json::from_slice(body.as_bytes()).unwrap();
             proptest::prop_assert_eq!(w.m, map);
         }
+    }
+
+    /// Arbitrary standard JSON: strings full of braces, colons and digits, arrays of
+    /// objects, objects in objects.
+    fn json_value() -> impl proptest::strategy::Strategy<Value = serde_json::Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(serde_json::Value::Null),
+            any::<bool>().prop_map(serde_json::Value::from),
+            any::<i64>().prop_map(serde_json::Value::from),
+            "[{}:,0-9a\"]{0,6}".prop_map(serde_json::Value::from),
+        ];
+        leaf.prop_recursive(4, 32, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::from),
+                proptest::collection::btree_map("[{}:,0-9a]{0,4}", inner, 0..4)
+                    .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+            ]
+        })
     }
 
     #[test]

@@ -5,8 +5,9 @@
 //! The test SIGKILLs it at a random moment and checks every acknowledged message.
 //!
 //! With `raft` it runs the store as a Raft log (`enableDLegerCommitLog`): one thread
-//! appends entries of term `<first-seq>` in batches of up to 8, makes them durable with
-//! `flush_entries`, commits them, and prints one line per durable entry:
+//! (`threads` is not used) appends entries of term `<first-seq>` in batches of up to 8,
+//! makes them durable with `flush_entries`, commits them, and prints one line per durable
+//! entry:
 //! `entry <index> <term> <pos> <size> <seq> <queue_offset> <store_timestamp>`.
 //!
 //! With `warm` the store pre-writes its CommitLog (`warmMapedFileEnable`).
@@ -52,7 +53,7 @@ pub fn config(dir: &std::path::Path, raft: bool) -> MessageStoreConfig {
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let (Some(dir), Some(first)) = (args.get(1), args.get(2).and_then(|s| s.parse::<u64>().ok())) else {
-        eprintln!("usage: ferromq-store-crash-writer <store-dir> <first-seq> [threads]");
+        eprintln!("usage: ferromq-store-crash-writer <store-dir> <first-seq> [threads] [raft|warm]");
         std::process::exit(2);
     };
     let threads: u64 = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(4);

@@ -50,7 +50,8 @@ struct Args {
     size: usize,
     threads: usize,
     /// Which runs (default: all): `async`, `async-tsp`, `async-deferred`, `sync1`, `sync64`,
-    /// `sync1024`, `sync64-async`, `sync1024-async`.
+    /// `sync1024`, `sync64-cb`, `sync1024-cb`, `sync64-inline`, `sync1024-inline`,
+    /// `sync64-async`, `sync1024-async`.
     modes: Vec<String>,
     /// `async-deferred` and backlog: messages appended per commit.
     burst: u64,
@@ -62,11 +63,10 @@ struct Args {
     cold: bool,
     /// Backlog: CommitLog segment size in MiB (1 GiB, RocketMQ's default).
     backlog_segment_mb: u64,
+    /// `--warm true|false`: `warmMapedFileEnable` for every store of the run (default:
+    /// false, the store's default).
+    warm: bool,
 }
-
-/// `--warm true|false`: `warmMapedFileEnable` for every store of the run (default: false,
-/// the store's default).
-static WARM: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
 
 fn parse_args() -> Args {
     let mut a = Args {
@@ -95,6 +95,7 @@ fn parse_args() -> Args {
         backlog_gb: 0.0,
         cold: false,
         backlog_segment_mb: 1024,
+        warm: false,
     };
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -111,9 +112,7 @@ fn parse_args() -> Args {
             "--backlog-gb" => a.backlog_gb = v.parse().unwrap_or(0.0),
             "--backlog-segment-mb" => a.backlog_segment_mb = v.parse().unwrap_or(1024).max(1),
             "--dir" => a.dir = PathBuf::from(v),
-            "--warm" => {
-                let _ = WARM.set(v == "true");
-            }
+            "--warm" => a.warm = v == "true",
             "--messages" => a.messages = v.parse().unwrap_or(a.messages),
             "--size" => a.size = v.parse().unwrap_or(a.size),
             "--threads" => a.threads = v.parse().unwrap_or(a.threads),
@@ -191,6 +190,12 @@ fn cpu_now() -> (f64, f64) {
     (machine / tick, own / tick)
 }
 
+/// Cores used by this process and by everything else between two `cpu_now` readings.
+fn cores(cpu0: (f64, f64), cpu1: (f64, f64), secs: f64) -> (f64, f64) {
+    let own = cpu1.1 - cpu0.1;
+    (own / secs, ((cpu1.0 - cpu0.0) - own).max(0.0) / secs)
+}
+
 struct RunResult {
     /// Cores used by this process and by everything else during the run (until dispatched).
     own_cores: f64,
@@ -241,6 +246,7 @@ fn open_store(
     write_buffer: bool,
     deferred_commit: bool,
     segment: u64,
+    warm: bool,
 ) -> BenchResult<Arc<MessageStore>> {
     let _ = std::fs::remove_dir_all(dir);
     let mut cfg = MessageStoreConfig::with_root(dir);
@@ -249,7 +255,7 @@ fn open_store(
     cfg.deferred_commit = deferred_commit;
     cfg.mapped_file_size_commit_log = segment;
     cfg.message_index_enable = true;
-    cfg.warm_maped_file_enable = WARM.get().copied().unwrap_or(false);
+    cfg.warm_maped_file_enable = warm;
     let store = Arc::new(MessageStore::open(cfg)?);
     store.start()?;
     Ok(store)
@@ -287,11 +293,11 @@ fn drive(store: &Arc<MessageStore>, writers: Writers, messages: u64, size: usize
         Writers::Callbacks(writers) => return drive_callbacks(store, writers, messages, &template),
         Writers::Inline(writers) => return drive_inline(store, writers, messages, &template),
     };
+    let per_queue = per_queue_messages(&template);
     let mut handles = Vec::new();
     for w in 0..n {
         let (store, next) = (store.clone(), next.clone());
-        let mut m = template.clone();
-        m.queue_id = (w % 8) as i32;
+        let mut m = per_queue[w % per_queue.len()].clone();
         let body = move || -> Vec<u64> {
             let mut lat = Vec::new();
             if let Some((burst, spread)) = burst {
@@ -483,10 +489,10 @@ fn drive_tasks(
     let next = Arc::new(AtomicU64::new(0));
     let lat = rt.block_on(async {
         let mut handles = Vec::new();
+        let per_queue = per_queue_messages(template);
         for w in 0..tasks {
             let (store, next) = (store.clone(), next.clone());
-            let mut m = template.clone();
-            m.queue_id = (w % 8) as i32;
+            let m = per_queue[w % per_queue.len()].clone();
             handles.push(tokio::spawn(async move {
                 let mut lat = Vec::new();
                 loop {
@@ -526,7 +532,6 @@ fn drive_tasks(
     Ok(lat)
 }
 
-/// Runs `writers` against `store` and measures until the last message is dispatched.
 /// CommitLog segment size of the measured runs: small enough that a run of the default
 /// size crosses several segments, so that preparing the next one is part of what is measured.
 const BENCH_SEGMENT: u64 = 64 << 20;
@@ -564,8 +569,7 @@ fn measure(store: &MessageStore, run: impl FnOnce() -> BenchResult<Vec<u64>>) ->
     }
     let dispatched_secs = start.elapsed().as_secs_f64();
     let cpu1 = cpu_now();
-    let own_cores = (cpu1.1 - cpu0.1) / dispatched_secs;
-    let other_cores = ((cpu1.0 - cpu0.0) - (cpu1.1 - cpu0.1)).max(0.0) / dispatched_secs;
+    let (own_cores, other_cores) = cores(cpu0, cpu1, dispatched_secs);
     lat.sort_unstable();
     let bytes = (store.max_phy_offset() - base) as f64;
     Ok(RunResult {
@@ -583,35 +587,24 @@ fn measure(store: &MessageStore, run: impl FnOnce() -> BenchResult<Vec<u64>>) ->
 }
 
 fn run(
+    a: &Args,
     dir: &Path,
     flush: FlushDiskType,
     writers: Writers,
     messages: u64,
-    size: usize,
     write_buffer: bool,
 ) -> BenchResult<(RunResult, Arc<MessageStore>)> {
     let deferred = matches!(writers, Writers::Bursts { .. });
-    let store = open_store(dir, flush, write_buffer, deferred, BENCH_SEGMENT)?;
-    warm_up(&store, size)?;
-    let r = measure(&store, || drive(&store, writers, messages, size))?;
+    let store = open_store(dir, flush, write_buffer, deferred, BENCH_SEGMENT, a.warm)?;
+    warm_up(&store, a.size)?;
+    let r = measure(&store, || drive(&store, writers, messages, a.size))?;
     Ok((r, store))
 }
 
+/// Once dispatched, the store read back through the ConsumeQueue by one consumer.
 fn scan(store: &MessageStore) -> (f64, u64) {
     store.wait_dispatched(store.max_phy_offset(), Duration::from_secs(120));
-    let start = Instant::now();
-    let mut n = 0u64;
-    for q in 0..8 {
-        let mut off = store.get_min_offset_in_queue("BenchTopic", q);
-        while let Ok(r) = store.get_message("g", "BenchTopic", q, off, 32, None) {
-            n += r.messages.len() as u64;
-            if r.next_begin_offset <= off {
-                break;
-            }
-            off = r.next_begin_offset;
-        }
-    }
-    (n as f64 / start.elapsed().as_secs_f64(), n)
+    scan_round_robin(store, 8, 32).map_or((0.0, 0), |s| (s.msgs_per_s, s.msgs))
 }
 
 struct ScanResult {
@@ -648,20 +641,20 @@ fn scan_round_robin(store: &MessageStore, queues: i32, batch: usize) -> BenchRes
         }
     }
     let secs = start.elapsed().as_secs_f64();
-    let cpu1 = cpu_now();
+    let (own_cores, other_cores) = cores(cpu0, cpu_now(), secs);
     Ok(ScanResult {
         msgs_per_s: n as f64 / secs,
         mb_per_s: bytes as f64 / secs / 1e6,
         msgs: n,
         pulls,
         secs,
-        own_cores: (cpu1.1 - cpu0.1) / secs,
-        other_cores: ((cpu1.0 - cpu0.0) - (cpu1.1 - cpu0.1)).max(0.0) / secs,
+        own_cores,
+        other_cores,
     })
 }
 
-/// Bytes of the files in `dir` and how many of them are in the page cache (`fincore`).
-fn residency(dir: &Path) -> Option<(u64, u64)> {
+/// Bytes of the files in `dir` that are in the page cache (`fincore`).
+fn residency(dir: &Path) -> Option<u64> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .ok()?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -669,27 +662,21 @@ fn residency(dir: &Path) -> Option<(u64, u64)> {
         .collect();
     files.sort();
     let out = std::process::Command::new("fincore")
-        .args(["--bytes", "--noheadings", "--raw", "--output", "RES,SIZE"])
+        .args(["--bytes", "--noheadings", "--raw", "--output", "RES"])
         .args(&files)
         .output()
         .ok()?;
     if !out.status.success() {
         return None;
     }
-    let (mut res, mut size) = (0u64, 0u64);
-    for l in String::from_utf8_lossy(&out.stdout).lines() {
-        let mut f = l.split_whitespace().map(|x| x.parse::<u64>().unwrap_or(0));
-        res += f.next().unwrap_or(0);
-        size += f.next().unwrap_or(0);
-    }
-    Some((res, size))
+    Some(String::from_utf8_lossy(&out.stdout).lines().map(|l| l.trim().parse::<u64>().unwrap_or(0)).sum())
 }
 
 /// How much of the CommitLog's `written` bytes are in the page cache (the preallocated next
 /// segment is counted in the files' size, not in `written`).
 fn residency_note(dir: &Path, written: u64) -> String {
     match residency(&dir.join("commitlog")) {
-        Some((res, _)) => format!(
+        Some(res) => format!(
             "{:.2} GB of the {:.2} GB CommitLog in page cache ({:.0} %)",
             res as f64 / 1e9,
             written as f64 / 1e9,
@@ -713,7 +700,7 @@ fn backlog(a: &Args, out: &mut std::io::Stdout) -> BenchResult<()> {
         "backlog: {messages} msgs of {} bytes, 8 queues, ASYNC_FLUSH deferred commit, {} writers x bursts of {}, {} MiB segments",
         a.size, a.threads, a.burst, a.backlog_segment_mb
     )?;
-    let store = open_store(&dir, FlushDiskType::AsyncFlush, false, true, a.backlog_segment_mb << 20)?;
+    let store = open_store(&dir, FlushDiskType::AsyncFlush, false, true, a.backlog_segment_mb << 20, a.warm)?;
     let w = measure(&store, || drive(&store, writers, messages, a.size))?;
     writeln!(
         out,
@@ -724,18 +711,15 @@ fn backlog(a: &Args, out: &mut std::io::Stdout) -> BenchResult<()> {
     let t = Instant::now();
     store.flush()?;
     writeln!(out, "  flush (fdatasync) of the backlog: {:.1} s", t.elapsed().as_secs_f64())?;
-    let mut scans = vec![("warm", residency_note(&dir, store.max_phy_offset()))];
-    if a.cold {
-        scans.push(("cold", String::new()));
-    }
-    for (what, mut note) in scans {
+    let scans: &[&str] = if a.cold { &["warm", "cold"] } else { &["warm"] };
+    for &what in scans {
         if what == "cold" {
             if let Err(e) = drop_caches() {
                 writeln!(out, "  cold scan skipped: cannot drop the page cache ({e})")?;
                 continue;
             }
-            note = residency_note(&dir, store.max_phy_offset());
         }
+        let note = residency_note(&dir, store.max_phy_offset());
         let s = scan_round_robin(&store, 8, 32)?;
         writeln!(
             out,
@@ -808,7 +792,7 @@ fn main() -> BenchResult<()> {
                 false,
             ),
         };
-        let (r, store) = run(&a.dir.join(mode), FlushDiskType::AsyncFlush, writers, a.messages, a.size, wb)?;
+        let (r, store) = run(&a, &a.dir.join(mode), FlushDiskType::AsyncFlush, writers, a.messages, wb)?;
         line(&mut out, &name, &r)?;
         let (rate, n) = scan(&store);
         writeln!(
@@ -866,14 +850,8 @@ fn main() -> BenchResult<()> {
         writeln!(out, "{mode}: skipped, build with --features bench-async")?;
     }
     for (name, writers, how) in sync_runs {
-        let (r, store) = run(
-            &a.dir.join(format!("sync{writers}")),
-            FlushDiskType::SyncFlush,
-            how,
-            sync_msgs,
-            a.size,
-            false,
-        )?;
+        let (r, store) =
+            run(&a, &a.dir.join(format!("sync{writers}")), FlushDiskType::SyncFlush, how, sync_msgs, false)?;
         line(&mut out, &name, &r)?;
         if writers == 64 {
             let ideal = 64.0 / (fsync_us / 1e6);

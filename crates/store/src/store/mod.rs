@@ -485,6 +485,10 @@ impl MessageStore {
     /// per segment touched); returns the written end. With `deferred_commit`, call this
     /// before acknowledging ASYNC_FLUSH puts.
     pub fn commit(&self) -> Result<u64> {
+        if self.inner.commitlog.uncommitted_bytes() == 0 {
+            // Nothing pending (a burst without sends): no write, and no dispatcher wake-up.
+            return Ok(self.inner.commitlog.written());
+        }
         let end = self.inner.commitlog.commit_all()?;
         self.inner.reput_signal.notify();
         Ok(end)
