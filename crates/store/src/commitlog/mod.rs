@@ -221,7 +221,7 @@ impl CommitLog {
             }
         };
         // A pre-written log pre-writes the next `WARM_AT_OPEN` bytes of its tail now
-        // (bounded, so that start-up stays quick: ~0.5 s per GiB here, several times that
+        // (bounded, so that start-up stays quick: 0.4–2.5 s per GiB measured here, more
         // on a slow disk); the rest of the tail is not pre-written at all, because
         // pre-writing the segment being appended to while the group commit runs makes its
         // fsyncs wait for the zeros. Later segments are pre-written in the background
