@@ -70,8 +70,9 @@ pub struct MessageStoreConfig {
     /// the data, no block allocation or extent conversion (~115 µs per group-commit fsync
     /// instead of ~170 here). It writes the log twice, and every cache flush of the disk
     /// then also carries zeros: it pays when fsync latency is the limit (the store bench's
-    /// 64 SYNC_FLUSH writers re-putting from their acknowledgement: +40–55 %), not when the disk's bandwidth is (the broker's
-    /// SYNC_FLUSH sends at 64–256 in flight: no gain, a worse p99). See the store README.
+    /// 64 SYNC_FLUSH writers re-putting from their acknowledgement: +40–55 %), not when the
+    /// disk's bandwidth is (the broker's SYNC_FLUSH sends at 64–256 in flight: no gain, a
+    /// worse p99). See the store README.
     pub warm_maped_file_enable: bool,
     /// `fileReservedTime`: hours a CommitLog segment is kept.
     pub file_reserved_time_hours: u64,
