@@ -8,89 +8,66 @@
 //! Everything we write is standard JSON, which every client parses.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 
 use serde::de::DeserializeOwned;
 
 use crate::error::{ProtocolError, Result};
 
+/// serde_json refuses input nested deeper than this; so does the key scan, before it builds
+/// anything (which bounds its work and memory for crafted bodies).
+const MAX_DEPTH: usize = 128;
+
 /// Quotes bare numeric keys (`{0:"a", -1:"b"}` -> `{"0":"a", "-1":"b"}`) and turns object
 /// keys into string keys holding their JSON text (`{{"a":1}:2}` -> `{"{\"a\":1}":2}`),
 /// leaving strings and everything else untouched. Borrowed when there is nothing to fix;
-/// malformed input is left for the JSON parser to reject. Linear in the input.
+/// malformed or too deeply nested input is left for the JSON parser to reject. Linear in the
+/// input, with memory for the braces in key position only.
 pub fn quote_bare_keys(input: &[u8]) -> Cow<'_, [u8]> {
     let mut out: Option<Vec<u8>> = None;
-    // Open brace -> its closing brace; computed only when a brace appears in key position.
-    let mut closing: Option<HashMap<usize, usize>> = None;
-    let mut strings = StringTracker::default();
-    // True right after `{` or `,` in an object context (ignoring white space): a key may start.
-    let mut key_may_start = false;
-    // Open containers, innermost last: a `,` inside an array starts no key (so an array of
-    // objects, as in heartbeats and route bodies, never makes the brace map be built).
-    let mut containers: Vec<u8> = Vec::new();
+    // Braces in key position with their closing brace; found only when one appears.
+    let mut keys: Option<Option<KeyBraces>> = None;
+    let mut syntax = KeySyntax::default();
     let mut i = 0;
     while i < input.len() {
         let c = input[i];
-        if strings.in_string(c) {
-            key_may_start = false;
-            if let Some(o) = out.as_mut() {
-                o.push(c);
+        if c == b'{' && syntax.key_may_start && !syntax.strings.in_string {
+            let keys = match keys.get_or_insert_with(|| KeyBraces::find(input)) {
+                Some(keys) => keys,
+                None => return Cow::Borrowed(input),
+            };
+            if let Some(end) = keys.closing(i).filter(|&end| followed_by_colon(input, end)) {
+                let o = out.get_or_insert_with(|| {
+                    let mut v = Vec::with_capacity(input.len() + 32);
+                    v.extend_from_slice(&input[..i]);
+                    v
+                });
+                push_json_string(o, &input[i..=end]);
+                i = end + 1;
+                syntax.key_may_start = false;
+                continue;
             }
-            i += 1;
-            continue;
         }
-        match c {
-            b'{' if key_may_start => {
-                let closing = closing.get_or_insert_with(|| matching_braces(input));
-                if let Some(end) = closing.get(&i).copied().filter(|&end| followed_by_colon(input, end)) {
-                    let o = out.get_or_insert_with(|| {
-                        let mut v = Vec::with_capacity(input.len() + 32);
-                        v.extend_from_slice(&input[..i]);
-                        v
-                    });
-                    push_json_string(o, &input[i..=end]);
-                    i = end + 1;
-                    key_may_start = false;
-                    continue;
-                }
-                // Not a key: an object opening like any other.
-                containers.push(b'{');
+        if syntax.key_may_start && !syntax.strings.in_string && matches!(c, b'-' | b'0'..=b'9') {
+            let start = i;
+            let mut end = i + 1;
+            while end < input.len() && input[end].is_ascii_digit() {
+                end += 1;
             }
-            b'{' => {
-                containers.push(b'{');
-                key_may_start = true;
+            syntax.key_may_start = false;
+            if followed_by_colon(input, end - 1) {
+                let o = out.get_or_insert_with(|| {
+                    let mut v = Vec::with_capacity(input.len() + 16);
+                    v.extend_from_slice(&input[..start]);
+                    v
+                });
+                o.push(b'"');
+                o.extend_from_slice(&input[start..end]);
+                o.push(b'"');
+                i = end;
+                continue;
             }
-            b'[' => {
-                containers.push(b'[');
-                key_may_start = false;
-            }
-            b'}' | b']' => {
-                containers.pop();
-                key_may_start = false;
-            }
-            b',' => key_may_start = containers.last() == Some(&b'{'),
-            b' ' | b'\n' | b'\r' | b'\t' => {}
-            b'-' | b'0'..=b'9' if key_may_start => {
-                let start = i;
-                let mut end = i + 1;
-                while end < input.len() && input[end].is_ascii_digit() {
-                    end += 1;
-                }
-                key_may_start = false;
-                if followed_by_colon(input, end - 1) {
-                    let o = out.get_or_insert_with(|| {
-                        let mut v = Vec::with_capacity(input.len() + 16);
-                        v.extend_from_slice(&input[..start]);
-                        v
-                    });
-                    o.push(b'"');
-                    o.extend_from_slice(&input[start..end]);
-                    o.push(b'"');
-                    i = end;
-                    continue;
-                }
-            }
-            _ => key_may_start = false,
+        } else if !syntax.feed(c) {
+            return Cow::Borrowed(input);
         }
         if let Some(o) = out.as_mut() {
             o.push(c);
@@ -100,6 +77,108 @@ pub fn quote_bare_keys(input: &[u8]) -> Cow<'_, [u8]> {
     match out {
         Some(v) => Cow::Owned(v),
         None => Cow::Borrowed(input),
+    }
+}
+
+/// Where a scan stands in JSON's syntax, as far as finding keys needs: inside a string or
+/// not, the open containers, and whether a key may start here.
+#[derive(Default)]
+struct KeySyntax {
+    strings: StringTracker,
+    /// True right after `{` or `,` in an object (ignoring white space): a key may start.
+    key_may_start: bool,
+    /// Open containers, innermost last: a `,` inside an array starts no key (so an array of
+    /// objects, as in heartbeats and route bodies, never makes the brace list be built).
+    containers: Vec<u8>,
+}
+
+impl KeySyntax {
+    /// Feeds the next byte; false when the nesting passes [`MAX_DEPTH`].
+    fn feed(&mut self, c: u8) -> bool {
+        if self.strings.in_string(c) {
+            self.key_may_start = false;
+            return true;
+        }
+        match c {
+            // After an opening brace in key position that is not a key, a key may still
+            // start (the brace opened a value's object, as any other).
+            b'{' => {
+                self.containers.push(b'{');
+                self.key_may_start = true;
+            }
+            b'[' => {
+                self.containers.push(b'[');
+                self.key_may_start = false;
+            }
+            b'}' | b']' => {
+                self.containers.pop();
+                self.key_may_start = false;
+            }
+            b',' => self.key_may_start = self.containers.last() == Some(&b'{'),
+            b' ' | b'\n' | b'\r' | b'\t' => {}
+            _ => self.key_may_start = false,
+        }
+        self.containers.len() <= MAX_DEPTH
+    }
+}
+
+/// The opening braces that stand in key position, each with its closing brace (or none
+/// when unbalanced), in input order.
+struct KeyBraces {
+    pairs: Vec<(u32, u32)>,
+    /// Where the next lookup starts: keys are looked up in increasing order.
+    cursor: usize,
+}
+
+impl KeyBraces {
+    const UNCLOSED: u32 = u32::MAX;
+
+    /// None when the input nests deeper than [`MAX_DEPTH`] or is too large to index (bodies
+    /// are far smaller than 4 GiB): the parser is left to reject it.
+    fn find(input: &[u8]) -> Option<KeyBraces> {
+        if input.len() >= Self::UNCLOSED as usize {
+            return None;
+        }
+        let mut pairs = Vec::new();
+        // Per open object: its slot in `pairs` when it opened in key position.
+        let mut open: Vec<Option<usize>> = Vec::new();
+        let mut syntax = KeySyntax::default();
+        for (i, &c) in input.iter().enumerate() {
+            let key_position = syntax.key_may_start && !syntax.strings.in_string;
+            let in_string = syntax.strings.in_string;
+            if !syntax.feed(c) {
+                return None;
+            }
+            if in_string || syntax.strings.in_string {
+                continue;
+            }
+            match c {
+                b'{' if key_position => {
+                    open.push(Some(pairs.len()));
+                    pairs.push((i as u32, Self::UNCLOSED));
+                }
+                b'{' => open.push(None),
+                b'}' => {
+                    if let Some(Some(slot)) = open.pop() {
+                        pairs[slot].1 = i as u32;
+                    }
+                }
+                _ => {}
+            }
+        }
+        Some(KeyBraces { pairs, cursor: 0 })
+    }
+
+    /// The closing brace of the object opening at `open`, if it opened in key position and
+    /// closes. Calls must come in increasing `open` order.
+    fn closing(&mut self, open: usize) -> Option<usize> {
+        while self.pairs.get(self.cursor).is_some_and(|&(o, _)| (o as usize) < open) {
+            self.cursor += 1;
+        }
+        match self.pairs.get(self.cursor) {
+            Some(&(o, c)) if o as usize == open && c != Self::UNCLOSED => Some(c as usize),
+            _ => None,
+        }
     }
 }
 
@@ -129,28 +208,6 @@ impl StringTracker {
             false
         }
     }
-}
-
-/// Every balanced object's opening brace index -> its closing brace index (outside strings).
-fn matching_braces(input: &[u8]) -> HashMap<usize, usize> {
-    let mut pairs = HashMap::new();
-    let mut open = Vec::new();
-    let mut strings = StringTracker::default();
-    for (i, &c) in input.iter().enumerate() {
-        if strings.in_string(c) {
-            continue;
-        }
-        match c {
-            b'{' => open.push(i),
-            b'}' => {
-                if let Some(start) = open.pop() {
-                    pairs.insert(start, i);
-                }
-            }
-            _ => {}
-        }
-    }
-    pairs
 }
 
 /// Whether the next non-blank byte after `end` is `:`.
