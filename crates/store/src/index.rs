@@ -541,6 +541,17 @@ impl IndexService {
         Ok(deleted)
     }
 
+    /// Forgets that messages at or after `offset` were indexed, as the CommitLog was cut
+    /// there (HA or Raft truncation, or a log end behind the index after a crash): messages
+    /// appended there again are indexed. Entries of the cut messages stay in the files;
+    /// a query checks the message at each offset it finds, so they return nothing wrong.
+    pub(crate) fn truncate_to(&self, offset: u64) {
+        let mut inner = self.inner.lock();
+        if inner.last_indexed.is_some_and(|l| l >= offset) {
+            inner.last_indexed = offset.checked_sub(1);
+        }
+    }
+
     /// Removes every index file (full rebuild).
     pub(crate) fn destroy_all(&self) -> Result<()> {
         let mut inner = self.inner.lock();

@@ -393,3 +393,45 @@ fn pulls_of_interleaved_queues_and_sparse_filters() {
         assert_eq!(found, rare);
     }
 }
+
+#[test]
+fn messages_appended_after_a_truncation_are_indexed() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = Env::new();
+    let config = small_config(dir.path(), FlushDiskType::AsyncFlush);
+    let store = env.open(&config);
+    let mut ends = Vec::new();
+    for i in 0..10 {
+        ends.push(put(&store, msg("X", 0, &format!("old{i}"), "t", &format!("old{i}"))).end_offset());
+    }
+    wait_dispatched(&store);
+    // A follower cut back to its leader's log (HA or Raft truncation) then gets other
+    // messages at the same offsets: they must be found by key, and the cut ones not.
+    store.truncate_files(ends[4]).unwrap();
+    for i in 0..5 {
+        put(&store, msg("X", 0, &format!("new{i}"), "t", &format!("new{i}")));
+    }
+    wait_dispatched(&store);
+    for i in 0..5 {
+        let found = store.query_message("X", &format!("new{i}"), 4, 0, i64::MAX).unwrap();
+        assert_eq!(found.messages.len(), 1, "new{i}");
+        assert!(store
+            .query_message("X", &format!("old{}", i + 5), 4, 0, i64::MAX)
+            .unwrap()
+            .messages
+            .is_empty());
+    }
+    assert_eq!(store.query_message("X", "old4", 4, 0, i64::MAX).unwrap().messages.len(), 1);
+    check_invariants(&store);
+    // Cut again and restart before appending: the index files still end after the cut.
+    store.truncate_files(ends[1]).unwrap();
+    store.shutdown().unwrap();
+    let store = env.open(&config);
+    put(&store, msg("X", 0, "late", "t", "late"));
+    wait_dispatched(&store);
+    assert_eq!(store.query_message("X", "late", 4, 0, i64::MAX).unwrap().messages.len(), 1);
+    assert_eq!(store.query_message("X", "old1", 4, 0, i64::MAX).unwrap().messages.len(), 1);
+    assert!(store.query_message("X", "new0", 4, 0, i64::MAX).unwrap().messages.is_empty());
+    check_invariants(&store);
+    store.shutdown().unwrap();
+}

@@ -264,6 +264,9 @@ impl MessageStore {
             dispatch_from = dispatch_from.min(from);
         }
         let index = index_load.map(|l| l.service);
+        if let Some(index) = &index {
+            index.truncate_to(cl_end);
+        }
         let inner = Arc::new(Inner {
             memory_bytes: total_memory_bytes(),
             clock: options.clock,

@@ -39,6 +39,9 @@ impl MessageStore {
         for cq in inner.all_cqs() {
             cq.trim_to_phy(offset)?;
         }
+        if let Some(index) = &inner.index {
+            index.truncate_to(offset);
+        }
         if inner.dispatched.load(Ordering::Acquire) > offset {
             inner.dispatched.store(offset, Ordering::Release);
         }
