@@ -79,7 +79,9 @@ pub struct MessageStoreConfig {
     /// `deleteWhen`: hours of day (`"04"`, `"04;05"`) when expired segments are deleted.
     pub delete_when: Vec<u32>,
     /// `diskMaxUsedSpaceRatio`: percent of disk use above which cleanup runs at once,
-    /// deleting the oldest segments even if not expired.
+    /// deleting the oldest segments even if not expired. Disk use, here and below, counts
+    /// the CommitLog's reserved room (the unwritten rest of its segments) as free, as
+    /// RocketMQ's sparse files do.
     pub disk_max_used_space_ratio: u32,
     /// `diskSpaceWarningLevelRatio`: percent of disk use above which writes are refused.
     pub disk_space_warning_level_ratio: u32,

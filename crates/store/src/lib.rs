@@ -38,6 +38,6 @@ pub use error::{Result, StoreError};
 pub use flush::{AppendResult, PutHandle, PutMessageResult, PutMessageStatus};
 pub use record::{validate_topic, PutMessage};
 pub use store::{
-    DiskUsageProbe, GetMessageResult, GetMessageStatus, MessageArrivingListener, MessageFilter, MessageStore,
-    QueryMessageResult, RecoveryReport, SelectedMessage, StatvfsProbe, StoreOptions,
+    DiskUsage, DiskUsageProbe, GetMessageResult, GetMessageStatus, MessageArrivingListener, MessageFilter,
+    MessageStore, QueryMessageResult, RecoveryReport, SelectedMessage, StatvfsProbe, StoreOptions,
 };

@@ -16,9 +16,9 @@ use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
-/// Fraction of the filesystem holding `path` that is in use, 0.0..=1.0, computed like
-/// `df`: used / (used + available to unprivileged users).
-pub fn disk_used_ratio(path: &Path) -> io::Result<f64> {
+/// Bytes used on the filesystem holding `path` and its capacity, computed like `df`:
+/// used = total - free, capacity = used + available to unprivileged users.
+pub fn disk_usage(path: &Path) -> io::Result<(u64, u64)> {
     let c_path = CString::new(path.as_os_str().as_bytes())
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains NUL"))?;
     let mut st = std::mem::MaybeUninit::<libc::statvfs>::zeroed();
@@ -31,15 +31,13 @@ pub fn disk_used_ratio(path: &Path) -> io::Result<f64> {
     // SAFETY: statvfs returned 0, so it initialised the struct (and zeroed() already made
     // every field a valid integer).
     let st = unsafe { st.assume_init() };
-    let total = st.f_blocks as f64;
-    let free = st.f_bfree as f64;
-    let avail = st.f_bavail as f64;
-    let used = total - free;
-    let denom = used + avail;
-    if denom <= 0.0 {
-        return Ok(0.0);
-    }
-    Ok((used / denom).clamp(0.0, 1.0))
+    // The field types are the platform's (u32 on some 32-bit targets).
+    #[allow(clippy::unnecessary_cast)]
+    let (block, blocks, bfree, bavail) =
+        (st.f_frsize as u64, st.f_blocks as u64, st.f_bfree as u64, st.f_bavail as u64);
+    let used = blocks.saturating_sub(bfree).saturating_mul(block);
+    let avail = bavail.saturating_mul(block);
+    Ok((used, used.saturating_add(avail)))
 }
 
 /// Reserves `len` bytes of disk for `file` (extending it to `len` if shorter) with
@@ -126,10 +124,10 @@ pub fn local_utc_offset_secs(epoch_secs: i64) -> i64 {
 #[cfg(test)]
 mod tests {
     #[test]
-    fn disk_ratio_is_a_fraction() {
-        let r = super::disk_used_ratio(std::path::Path::new("/")).unwrap();
-        assert!((0.0..=1.0).contains(&r));
-        assert!(super::disk_used_ratio(std::path::Path::new("/definitely/not/here")).is_err());
+    fn disk_usage_is_within_capacity() {
+        let (used, capacity) = super::disk_usage(std::path::Path::new("/")).unwrap();
+        assert!(capacity > 0 && used <= capacity);
+        assert!(super::disk_usage(std::path::Path::new("/definitely/not/here")).is_err());
     }
 
     #[test]

@@ -22,6 +22,19 @@ impl CommitLog {
         }
     }
 
+    /// Disk the log holds for records it has not written yet: the rest of the tail
+    /// segment and the prepared next one, when segments are reserved (a sparse segment
+    /// holds no blocks before they are written).
+    pub(crate) fn reserved_unwritten(&self) -> u64 {
+        if self.prep.space != Space::Reserved {
+            return 0;
+        }
+        let written = self.written();
+        let tail = self.segments.read().last().map_or(0, |s| s.end().saturating_sub(written.max(s.start())));
+        let next = self.prealloc.lock().ready.as_ref().map_or(0, |s| s.size());
+        tail + next
+    }
+
     /// Background loop pre-creating the next segment so that a roll never waits on file
     /// creation, and (with `warm`) pre-writing zeros ahead of the appends. Runs until
     /// [`CommitLog::stop_prealloc`].

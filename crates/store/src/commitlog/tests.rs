@@ -82,3 +82,26 @@ fn the_next_segment_is_prewritten_at_the_pace_of_the_appends() {
     assert_eq!(b, [0u8; 4]);
     assert_readable(&log, &appended);
 }
+
+/// The disk check counts the log's reserved room as free: the tail segment's unwritten
+/// rest and the prepared next segment; a sparse log holds no such room.
+#[test]
+fn reserved_room_is_the_unwritten_tail_and_the_next_segment() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = open(dir.path(), false);
+    assert_eq!(log.reserved_unwritten(), SEGMENT);
+    let appended: Vec<AppendResult> = (0..10).map(|i| append(&log, i)).collect();
+    // Appended but not yet written to the file: still room.
+    assert_eq!(log.reserved_unwritten(), SEGMENT);
+    log.commit_all().unwrap();
+    let end = appended.last().map(AppendResult::end_offset).unwrap();
+    assert_eq!(log.reserved_unwritten(), SEGMENT - end);
+    log.prealloc.lock().ready =
+        Some(Arc::new(Segment::create(dir.path(), SEGMENT, SEGMENT, Space::Reserved).unwrap()));
+    assert_eq!(log.reserved_unwritten(), 2 * SEGMENT - end);
+
+    let sparse = tempfile::tempdir().unwrap();
+    let prep = SegmentPrep { space: Space::Sparse, warm: false };
+    let log = CommitLog::open(sparse.path(), SEGMENT, None, true, 1 << 20, prep).unwrap().0;
+    assert_eq!(log.reserved_unwritten(), 0);
+}

@@ -18,7 +18,7 @@ mod retention;
 mod types;
 
 pub use types::{
-    DiskUsageProbe, GetMessageResult, GetMessageStatus, MessageArrivingListener, MessageFilter,
+    DiskUsage, DiskUsageProbe, GetMessageResult, GetMessageStatus, MessageArrivingListener, MessageFilter,
     QueryMessageResult, RecoveryReport, SelectedMessage, StatvfsProbe,
 };
 

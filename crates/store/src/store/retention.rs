@@ -18,8 +18,9 @@ impl Inner {
 
     pub(super) fn check_disk(&self) -> f64 {
         let path = self.config.commit_log_dir();
-        match self.probe.used_ratio(&path) {
-            Ok(r) => {
+        match self.probe.usage(&path) {
+            Ok(usage) => {
+                let r = usage.used_ratio(self.commitlog.reserved_unwritten());
                 let pct = (r * 100.0).round() as u32;
                 self.disk_used_percent.store(pct, Ordering::Release);
                 let full = pct >= self.config.disk_space_warning_level_ratio;

@@ -8,19 +8,41 @@ use bytes::Bytes;
 use crate::commitlog::CommitLogRecovery;
 use crate::entry_index::EntryIndexRecovery;
 
+/// Space on the filesystem holding the store, in bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DiskUsage {
+    pub used: u64,
+    /// Used plus what is still available to the store (as `df` computes it).
+    pub capacity: u64,
+}
+
+impl DiskUsage {
+    /// Used fraction, 0.0..=1.0, counting `reserved` bytes as free: space the CommitLog
+    /// holds for records it has not written yet (reserved or pre-written segments). With
+    /// RocketMQ's sparse mapped files that space is not in use either, so the cleanup and
+    /// write-refusal ratios mean the same here.
+    pub fn used_ratio(&self, reserved: u64) -> f64 {
+        if self.capacity == 0 {
+            return 0.0;
+        }
+        (self.used.saturating_sub(reserved) as f64 / self.capacity as f64).clamp(0.0, 1.0)
+    }
+}
+
 /// How full the disk holding the store is. The default uses `statvfs`; tests plug in
 /// their own to simulate a filling disk.
 pub trait DiskUsageProbe: Send + Sync + 'static {
-    /// Used fraction, 0.0..=1.0, of the filesystem holding `path`.
-    fn used_ratio(&self, path: &Path) -> std::io::Result<f64>;
+    /// Usage of the filesystem holding `path`.
+    fn usage(&self, path: &Path) -> std::io::Result<DiskUsage>;
 }
 
 #[derive(Debug, Default, Clone, Copy)]
 pub struct StatvfsProbe;
 
 impl DiskUsageProbe for StatvfsProbe {
-    fn used_ratio(&self, path: &Path) -> std::io::Result<f64> {
-        crate::sys::disk_used_ratio(path)
+    fn usage(&self, path: &Path) -> std::io::Result<DiskUsage> {
+        let (used, capacity) = crate::sys::disk_usage(path)?;
+        Ok(DiskUsage { used, capacity })
     }
 }
 
@@ -108,4 +130,18 @@ pub struct RecoveryReport {
     /// cut because no entry covered them (records whose entry was not written).
     pub raft_log: Option<EntryIndexRecovery>,
     pub raft_log_cut_bytes: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::DiskUsage;
+
+    #[test]
+    fn reserved_room_counts_as_free() {
+        let d = DiskUsage { used: 900, capacity: 1000 };
+        assert_eq!(d.used_ratio(0), 0.9);
+        assert_eq!(d.used_ratio(200), 0.7);
+        assert_eq!(d.used_ratio(5000), 0.0);
+        assert_eq!(DiskUsage { used: 0, capacity: 0 }.used_ratio(0), 0.0);
+    }
 }

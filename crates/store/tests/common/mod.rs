@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use ferromq_protocol::message::stored::decode_stored_ref;
 use ferromq_store::{
-    DiskUsageProbe, FlushDiskType, ManualClock, MessageStore, MessageStoreConfig, PutMessage, StoreOptions,
+    DiskUsage, DiskUsageProbe, FlushDiskType, ManualClock, MessageStore, MessageStoreConfig, PutMessage,
+    StoreOptions,
 };
 
 pub const T0: i64 = 1_700_000_000_000;
@@ -39,8 +40,11 @@ impl FakeDisk {
 }
 
 impl DiskUsageProbe for FakeDisk {
-    fn used_ratio(&self, _path: &Path) -> std::io::Result<f64> {
-        Ok(self.0.load(Ordering::SeqCst) as f64 / 100.0)
+    fn usage(&self, _path: &Path) -> std::io::Result<DiskUsage> {
+        // A disk far larger than anything a test reserves: the percentage set is what the
+        // store sees.
+        let capacity = 1u64 << 50;
+        Ok(DiskUsage { used: capacity / 100 * self.0.load(Ordering::SeqCst), capacity })
     }
 }
 
