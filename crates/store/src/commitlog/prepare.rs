@@ -18,8 +18,18 @@ impl CommitLog {
         self.prealloc_cond.notify_all();
         match ready {
             Some(s) => Ok(s),
-            None => Ok(Arc::new(Segment::create(&self.dir, start, self.segment_size, self.prep.space)?)),
+            None => Ok(Arc::new(self.create_segment(start)?)),
         }
+    }
+
+    /// Creates the segment file for `start` and makes its directory entry durable: an
+    /// fdatasync of the file's data alone does not promise that the file survives a power
+    /// loss (POSIX; ext4 without a journal and other filesystems rely on it), and
+    /// acknowledged SYNC_FLUSH messages will live in it.
+    fn create_segment(&self, start: u64) -> Result<Segment> {
+        let seg = Segment::create(&self.dir, start, self.segment_size, self.prep.space)?;
+        sync_dir(&self.dir)?;
+        Ok(seg)
     }
 
     /// Disk the log holds for records it has not written yet: the rest of the tail
@@ -56,7 +66,7 @@ impl CommitLog {
                     continue;
                 }
                 drop(p);
-                let seg = Segment::create(&self.dir, start, self.segment_size, self.prep.space);
+                let seg = self.create_segment(start);
                 p = self.prealloc.lock();
                 match seg {
                     Ok(s) => p.ready = Some(Arc::new(s)),
