@@ -8,7 +8,11 @@
 //! it accepts must come back unchanged through encode -> decode.
 
 use bytes::BytesMut;
+use ferromq_protocol::body::register::RegisterBrokerBody;
 use ferromq_protocol::json::quote_bare_keys;
+use ferromq_protocol::message::batch::{decode_batch, encode_batch_entry_raw, iter_batch};
+use ferromq_protocol::message::id::{decode_offset_msg_id, encode_offset_msg_id};
+use ferromq_protocol::message::properties::Properties;
 use ferromq_protocol::message::stored::{decode_all, decode_stored_ref, encode_stored_ref, peek_record};
 use ferromq_protocol::{decode_frame, encode_frame, RemotingCommand, SerializeType};
 
@@ -88,5 +92,50 @@ pub fn stored_record(data: &[u8]) {
             want[8..12].copy_from_slice(&out[8..12]);
         }
         assert_eq!(out, want, "a decoded record must encode to its own bytes");
+    }
+}
+
+/// `message_batch`: `data` is a SEND_BATCH_MESSAGE body from a producer. Decoding must not
+/// panic; every entry it accepts re-encodes to its own bytes (but for the three fields
+/// the sender fills and nobody checks: size, magic, CRC); its properties, parsed and written
+/// back, parse to the same pairs.
+pub fn message_batch(data: &[u8]) {
+    let _ = decode_batch(data);
+    let mut at = 0;
+    for entry in iter_batch(data) {
+        let Ok(entry) = entry else { break };
+        let mut out = Vec::new();
+        let n = encode_batch_entry_raw(entry.flag, entry.body, entry.properties, &mut out);
+        let n = n.expect("an accepted entry fits the entry limits");
+        let mut want = data[at..at + n].to_vec();
+        want[..12].copy_from_slice(&out[..12]);
+        assert_eq!(out, want, "a decoded batch entry must encode to its own bytes");
+        at += n;
+        let props = Properties::decode_bytes(entry.properties);
+        assert_eq!(Properties::decode(&props.encode()), props, "properties must survive a round trip");
+    }
+}
+
+/// `register_body`: `data` is a REGISTER_BROKER body, JSON or Java's compressed form (zlib,
+/// inflated up to a limit). Neither decoder may panic; a compressed body it accepts
+/// re-encodes to an equal body.
+pub fn register_body(data: &[u8]) {
+    let _ = RegisterBrokerBody::decode(data, false);
+    if let Ok(body) = RegisterBrokerBody::decode(data, true) {
+        let again = RegisterBrokerBody::decode(&body.encode_compressed(), true);
+        assert_eq!(again.as_ref(), Ok(&body), "compressed register body round trip changed it");
+    }
+}
+
+/// `offset_msg_id`: `data` is a message id from a VIEW_MESSAGE_BY_ID header or an admin
+/// tool. Parsing must not panic; an id it accepts is the id of what it parsed (hex case
+/// aside).
+pub fn offset_msg_id(data: &[u8]) {
+    let Ok(id) = std::str::from_utf8(data) else { return };
+    if let Ok((host, offset)) = decode_offset_msg_id(id) {
+        assert!(
+            encode_offset_msg_id(host, offset).eq_ignore_ascii_case(id),
+            "message id round trip changed it"
+        );
     }
 }

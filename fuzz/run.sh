@@ -2,7 +2,8 @@
 # Runs one fuzz target on stable Rust.
 #
 # usage: fuzz/run.sh <target> [seconds] [-- extra libFuzzer args]
-#   targets: frame_decode json_header binary_header json_body  (`cargo fuzz list`)
+#   targets: frame_decode json_header binary_header json_body stored_record message_batch
+#            register_body offset_msg_id  (`cargo fuzz list`)
 #   seconds: default 600; 0 runs until a crash or Ctrl-C
 #
 # Needs cargo-fuzz (`cargo install cargo-fuzz --locked`) and a C++ compiler (libFuzzer is

@@ -17,12 +17,15 @@ use std::path::{Path, PathBuf};
 
 type Check = fn(&[u8]);
 
-const CHECKS: [(&str, Check); 5] = [
+const CHECKS: [(&str, Check); 8] = [
     ("frame_decode", checks::frame_decode),
     ("json_header", checks::json_header),
     ("binary_header", checks::binary_header),
     ("json_body", checks::json_body),
     ("stored_record", checks::stored_record),
+    ("message_batch", checks::message_batch),
+    ("register_body", checks::register_body),
+    ("offset_msg_id", checks::offset_msg_id),
 ];
 
 fn fuzz_dir() -> PathBuf {
