@@ -366,4 +366,10 @@ async fn admin_requests_config_runtime_info_and_metrics() {
     http.read_to_string(&mut page).unwrap();
     assert!(page.starts_with("HTTP/1.1 200"), "{page}");
     assert!(page.contains("ferromq_topic_messages_in_total{broker=\"broker-a\",topic=\"Adm\"} 5"), "{page}");
+    assert!(
+        page.contains("ferromq_commitlog_fsync_seconds_bucket{broker=\"broker-a\",le=\"+Inf\"}"),
+        "{page}"
+    );
+    assert!(page.contains("ferromq_store_poisoned{broker=\"broker-a\"} 0\n"), "{page}");
+    assert!(page.contains("ferromq_store_disk_full{broker=\"broker-a\"} 0\n"), "{page}");
 }

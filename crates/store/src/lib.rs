@@ -25,6 +25,7 @@ mod flush;
 mod index;
 mod record;
 mod segment;
+mod stats;
 mod store;
 mod sys;
 
@@ -37,6 +38,7 @@ pub use entry_index::{EntryIndexRecovery, RaftEntry};
 pub use error::{Result, StoreError};
 pub use flush::{AppendResult, PutHandle, PutMessageResult, PutMessageStatus};
 pub use record::{validate_topic, PutMessage};
+pub use stats::{FlushStatsSnapshot, FSYNC_BUCKETS_SECONDS};
 pub use store::{
     DiskUsage, DiskUsageProbe, GetMessageResult, GetMessageStatus, MessageArrivingListener, MessageFilter,
     MessageStore, QueryMessageResult, RecoveryReport, SelectedMessage, StatvfsProbe, StoreOptions,

@@ -435,3 +435,26 @@ fn messages_appended_after_a_truncation_are_indexed() {
     check_invariants(&store);
     store.shutdown().unwrap();
 }
+
+#[test]
+fn flush_stats_count_each_fsync_and_the_writers_it_released() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = Env::new();
+    let store = env.open(&small_config(dir.path(), FlushDiskType::SyncFlush));
+    let before = store.flush_stats();
+    let mut end = 0;
+    for i in 0..5 {
+        end = put(&store, msg("F", 0, &format!("m{i}"), "t", "k")).end_offset();
+    }
+    let s = store.flush_stats();
+    // Each put waited for its own fsync (one writer): at least five more fsyncs, releasing
+    // each writer, and covering every byte appended.
+    assert!(s.fsyncs >= before.fsyncs + 5, "{s:?}");
+    assert!(s.waiters_released >= before.waiters_released + 5, "{s:?}");
+    assert!(s.flushed_bytes >= end, "{s:?}");
+    assert_eq!(s.fsync_buckets.len(), ferromq_store::FSYNC_BUCKETS_SECONDS.len() + 1);
+    assert_eq!(s.fsync_buckets.last(), Some(&s.fsyncs));
+    assert!(s.fsync_buckets.windows(2).all(|w| w[0] <= w[1]));
+    assert!(s.fsync_seconds > 0.0);
+    store.shutdown().unwrap();
+}

@@ -37,6 +37,7 @@ use crate::fasthash::FastMap;
 use crate::flush::{AppendResult, FlushWatch};
 use crate::record::{self, Peeked, PutMessage, END_FILE_MIN_BLANK_LENGTH};
 use crate::segment::{list_segment_files, sync_dir, Segment, Space};
+use crate::stats::FlushStats;
 
 /// Bytes read per system call while scanning the log.
 const SCAN_WINDOW: usize = 1 << 20;
@@ -150,6 +151,8 @@ pub(crate) struct CommitLog {
     poisoned: AtomicBool,
     prealloc: Mutex<PreallocState>,
     prealloc_cond: Condvar,
+    /// Every fsync's time, bytes and released waiters (the broker's metrics page).
+    pub(crate) stats: FlushStats,
 }
 
 impl CommitLog {
@@ -264,6 +267,7 @@ impl CommitLog {
             poisoned: AtomicBool::new(false),
             prealloc: Mutex::new(PreallocState::default()),
             prealloc_cond: Condvar::new(),
+            stats: FlushStats::default(),
         };
         Ok((log, report))
     }
@@ -489,12 +493,15 @@ impl CommitLog {
         }
         let segs: Vec<Arc<Segment>> =
             self.segments.read().iter().filter(|s| s.end() > from && s.start() < target).cloned().collect();
+        let started = std::time::Instant::now();
         for s in segs {
             if let Err(e) = s.sync() {
                 return Err(self.poison("fsync", e));
             }
         }
+        let took = started.elapsed();
         let waiters = self.watch.advance(target);
+        self.stats.record(took, target - from, waiters);
         Ok((target, waiters))
     }
 

@@ -690,6 +690,12 @@ impl MessageStore {
         self.inner.corrupt_skipped.load(Ordering::Relaxed)
     }
 
+    /// The CommitLog's fsync counters since the store opened (latency histogram, bytes,
+    /// writers released per fsync).
+    pub fn flush_stats(&self) -> crate::FlushStatsSnapshot {
+        self.inner.commitlog.stats.snapshot()
+    }
+
     /// The topics and queue ids with a ConsumeQueue.
     pub fn queues(&self) -> Vec<(String, i32)> {
         let cqs = self.inner.cqs.read();
