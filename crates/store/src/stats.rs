@@ -23,8 +23,9 @@ pub(crate) struct FlushStats {
 }
 
 impl FlushStats {
-    /// One flush: its fsync time, the bytes it made durable, the waiters it released.
-    pub(crate) fn record(&self, took: Duration, bytes: u64, waiters: usize) {
+    /// One fsync: its time and the bytes it made durable. Recorded before the waiters it
+    /// releases are woken, so that a writer that saw its put durable sees it counted.
+    pub(crate) fn record_fsync(&self, took: Duration, bytes: u64) {
         let secs = took.as_secs_f64();
         let bucket =
             FSYNC_BUCKETS_SECONDS.iter().position(|&le| secs <= le).unwrap_or(FSYNC_BUCKETS_SECONDS.len());
@@ -35,6 +36,10 @@ impl FlushStats {
         let nanos = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
         self.nanos.fetch_add(nanos, Ordering::Relaxed);
         self.bytes.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    /// The waiters an fsync released (known once they are woken).
+    pub(crate) fn record_released(&self, waiters: usize) {
         self.waiters.fetch_add(waiters as u64, Ordering::Relaxed);
     }
 
@@ -81,9 +86,11 @@ mod tests {
     #[test]
     fn buckets_are_cumulative_and_bounded_inclusively() {
         let s = FlushStats::default();
-        s.record(Duration::from_micros(50), 4096, 1);
-        s.record(Duration::from_micros(150), 8192, 64);
-        s.record(Duration::from_secs(3), 10, 0);
+        s.record_fsync(Duration::from_micros(50), 4096);
+        s.record_fsync(Duration::from_micros(150), 8192);
+        s.record_fsync(Duration::from_secs(3), 10);
+        s.record_released(1);
+        s.record_released(64);
         let snap = s.snapshot();
         assert_eq!(snap.fsyncs, 3);
         assert_eq!(snap.fsync_buckets.len(), FSYNC_BUCKETS_SECONDS.len() + 1);

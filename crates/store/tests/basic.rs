@@ -447,10 +447,11 @@ fn flush_stats_count_each_fsync_and_the_writers_it_released() {
         end = put(&store, msg("F", 0, &format!("m{i}"), "t", "k")).end_offset();
     }
     let s = store.flush_stats();
-    // Each put waited for its own fsync (one writer): at least five more fsyncs, releasing
-    // each writer, and covering every byte appended.
+    // Each put waited for its own fsync (one writer): at least five more fsyncs, covering
+    // every byte appended, and each releasing its writer (the last release may be counted
+    // just after that writer woke).
     assert!(s.fsyncs >= before.fsyncs + 5, "{s:?}");
-    assert!(s.waiters_released >= before.waiters_released + 5, "{s:?}");
+    assert!(s.waiters_released >= before.waiters_released + 4, "{s:?}");
     assert!(s.flushed_bytes >= end, "{s:?}");
     assert_eq!(s.fsync_buckets.len(), ferromq_store::FSYNC_BUCKETS_SECONDS.len() + 1);
     assert_eq!(s.fsync_buckets.last(), Some(&s.fsyncs));
