@@ -155,15 +155,22 @@ fn raw_write(dir: &Path, bytes: u64) -> std::io::Result<f64> {
 fn fsync_latency_us(dir: &Path) -> std::io::Result<f64> {
     let path = dir.join("fsync.bin");
     let f = OpenOptions::new().create(true).write(true).truncate(true).open(&path)?;
-    let buf = vec![1u8; 4096];
+    let lat = median_append_fsync_us(&f, 4096)?;
+    std::fs::remove_file(&path)?;
+    Ok(lat)
+}
+
+/// Median over 200 rounds of: append `bytes` to `f` (from offset 0 on), then time the
+/// fdatasync alone.
+fn median_append_fsync_us(f: &std::fs::File, bytes: usize) -> std::io::Result<f64> {
+    let buf = vec![0x5Au8; bytes];
     let mut lat = Vec::new();
     for i in 0..200u64 {
-        f.write_all_at(&buf, i * 4096)?;
+        f.write_all_at(&buf, i * bytes as u64)?;
         let t = Instant::now();
         f.sync_data()?;
         lat.push(t.elapsed().as_micros() as u64);
     }
-    std::fs::remove_file(&path)?;
     lat.sort_unstable();
     Ok(lat[lat.len() / 2] as f64)
 }
@@ -186,17 +193,9 @@ fn group_fsync_us(dir: &Path, bytes: usize, prewritten: bool) -> std::io::Result
         }
     }
     f.sync_all()?;
-    let buf = vec![0x5Au8; bytes];
-    let mut lat = Vec::new();
-    for i in 0..200u64 {
-        f.write_all_at(&buf, i * bytes as u64)?;
-        let t = Instant::now();
-        f.sync_data()?;
-        lat.push(t.elapsed().as_micros() as u64);
-    }
+    let lat = median_append_fsync_us(&f, bytes)?;
     std::fs::remove_file(&path)?;
-    lat.sort_unstable();
-    Ok(lat[lat.len() / 2] as f64)
+    Ok(lat)
 }
 
 /// Busy CPU time of the whole machine and of this process, in seconds.
