@@ -196,6 +196,9 @@ pub(crate) fn list_segment_files(dir: &Path) -> Result<Vec<(u64, PathBuf)>> {
         let entry = entry.map_err(|e| StoreError::io(dir, e))?;
         let name = entry.file_name();
         let Some(name) = name.to_str() else { continue };
+        if name == crate::commitlog::SPARE_FILE {
+            continue;
+        }
         if name.len() == 20 && name.bytes().all(|b| b.is_ascii_digit()) {
             if let Ok(start) = name.parse::<u64>() {
                 out.push((start, entry.path()));

@@ -67,6 +67,11 @@ struct Args {
     /// `--warm true|false`: `warmMapedFileEnable` for every store of the run (default:
     /// false, the store's default).
     warm: bool,
+    /// `--retention true|false`: retention deletes every segment as soon as it may (no
+    /// reserved time, every hour, a cleaner every 50 ms), so that each new segment is made
+    /// from a recycled one: a long-running broker's steady state. Warms up with three
+    /// segments instead of one.
+    retention: bool,
 }
 
 fn parse_args() -> Args {
@@ -97,6 +102,7 @@ fn parse_args() -> Args {
         cold: false,
         backlog_segment_mb: 1024,
         warm: false,
+        retention: false,
     };
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -114,6 +120,7 @@ fn parse_args() -> Args {
             "--backlog-segment-mb" => a.backlog_segment_mb = v.parse().unwrap_or(1024).max(1),
             "--dir" => a.dir = PathBuf::from(v),
             "--warm" => a.warm = v == "true",
+            "--retention" => a.retention = v == "true",
             "--messages" => a.messages = v.parse().unwrap_or(a.messages),
             "--size" => a.size = v.parse().unwrap_or(a.size),
             "--threads" => a.threads = v.parse().unwrap_or(a.threads),
@@ -278,9 +285,15 @@ fn open_store(
     deferred_commit: bool,
     segment: u64,
     warm: bool,
+    retention: bool,
 ) -> BenchResult<Arc<MessageStore>> {
     let _ = std::fs::remove_dir_all(dir);
     let mut cfg = MessageStoreConfig::with_root(dir);
+    if retention {
+        cfg.file_reserved_time_hours = 0;
+        cfg.delete_when = (0..24).collect();
+        cfg.clean_resource_interval_ms = 50;
+    }
     cfg.flush_disk_type = flush;
     cfg.transient_store_pool_enable = write_buffer;
     cfg.deferred_commit = deferred_commit;
@@ -573,9 +586,9 @@ const BENCH_SEGMENT: u64 = 64 << 20;
 /// `warmMapedFileEnable`); every later one is prepared by the background thread while the
 /// appends run, which is what a broker that has been up for a while does, and what the
 /// measured run then includes.
-fn warm_up(store: &MessageStore, size: usize) -> BenchResult<()> {
+fn warm_up(store: &MessageStore, size: usize, segments: u64) -> BenchResult<()> {
     let m = template(size).with_properties([("TAGS", "bench"), ("WAIT", "false")]);
-    while store.max_phy_offset() < BENCH_SEGMENT {
+    while store.max_phy_offset() < segments * BENCH_SEGMENT {
         for _ in 0..32 {
             store.put_messages(std::slice::from_ref(&m))?;
         }
@@ -626,8 +639,8 @@ fn run(
     write_buffer: bool,
 ) -> BenchResult<(RunResult, Arc<MessageStore>)> {
     let deferred = matches!(writers, Writers::Bursts { .. });
-    let store = open_store(dir, flush, write_buffer, deferred, BENCH_SEGMENT, a.warm)?;
-    warm_up(&store, a.size)?;
+    let store = open_store(dir, flush, write_buffer, deferred, BENCH_SEGMENT, a.warm, a.retention)?;
+    warm_up(&store, a.size, if a.retention { 3 } else { 1 })?;
     let r = measure(&store, || drive(&store, writers, messages, a.size))?;
     Ok((r, store))
 }
@@ -731,7 +744,8 @@ fn backlog(a: &Args, out: &mut std::io::Stdout) -> BenchResult<()> {
         "backlog: {messages} msgs of {} bytes, 8 queues, ASYNC_FLUSH deferred commit, {} writers x bursts of {}, {} MiB segments",
         a.size, a.threads, a.burst, a.backlog_segment_mb
     )?;
-    let store = open_store(&dir, FlushDiskType::AsyncFlush, false, true, a.backlog_segment_mb << 20, a.warm)?;
+    let store =
+        open_store(&dir, FlushDiskType::AsyncFlush, false, true, a.backlog_segment_mb << 20, a.warm, false)?;
     let w = measure(&store, || drive(&store, writers, messages, a.size))?;
     writeln!(
         out,
@@ -789,7 +803,7 @@ fn main() -> BenchResult<()> {
     let group_new_us = group_fsync_us(&a.dir, group_bytes, false)?;
     let group_warm_us = group_fsync_us(&a.dir, group_bytes, true)?;
     // The SYNC rows run with the log's own kind of space.
-    let group_us = if a.warm { group_warm_us } else { group_new_us };
+    let group_us = if a.warm || a.retention { group_warm_us } else { group_new_us };
     let mut out = std::io::stdout();
     writeln!(
         out,

@@ -21,8 +21,10 @@
 //! Invariant: the pending chunks cover exactly `[written, append_pos)`, in order.
 
 mod prepare;
+mod recycle;
 mod scan;
 
+pub(crate) use recycle::SPARE_FILE;
 use scan::scan;
 
 use std::path::{Path, PathBuf};
@@ -107,6 +109,10 @@ fn unreachable_chunk() -> ! {
 struct PreallocState {
     want: Option<u64>,
     ready: Option<Arc<Segment>>,
+    /// `ready` was made from a recycled segment (its blocks are written already).
+    ready_recycled: bool,
+    /// A retired segment kept for reuse, its file renamed to `recycle::SPARE_FILE`.
+    spare: Option<Arc<Segment>>,
     stop: bool,
 }
 
@@ -267,7 +273,10 @@ impl CommitLog {
             written: AtomicU64::new(end),
             watch: Arc::new(FlushWatch::new(end)),
             poisoned: AtomicBool::new(false),
-            prealloc: Mutex::new(PreallocState::default()),
+            prealloc: Mutex::new(PreallocState {
+                spare: recycle::adopt_spare(dir, segment_size),
+                ..PreallocState::default()
+            }),
             prealloc_cond: Condvar::new(),
             stats: FlushStats::default(),
         };
@@ -679,8 +688,9 @@ impl CommitLog {
         Ok(())
     }
 
-    /// Deletes the oldest segment if it starts at `start` and is not the tail.
-    pub(crate) fn delete_first_segment(&self, start: u64) -> Result<bool> {
+    /// Removes the oldest segment if it starts at `start` and is not the tail: kept as
+    /// the spare for reuse when `keep` (see `recycle.rs`), else deleted.
+    pub(crate) fn delete_first_segment(&self, start: u64, keep: bool) -> Result<bool> {
         let tail_start = self.state.lock().tail.start();
         let seg = {
             let mut segs = self.segments.write();
@@ -689,7 +699,7 @@ impl CommitLog {
                 _ => return Ok(false),
             }
         };
-        seg.delete()?;
+        self.retire(seg, keep)?;
         Ok(true)
     }
 

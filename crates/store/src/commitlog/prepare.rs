@@ -18,31 +18,39 @@ impl CommitLog {
         self.prealloc_cond.notify_all();
         match ready {
             Some(s) => Ok(s),
-            None => Ok(Arc::new(self.create_segment(start)?)),
+            None => Ok(Arc::new(self.create_segment(start)?.0)),
         }
     }
 
-    /// Creates the segment file for `start` and makes its directory entry durable: an
-    /// fdatasync of the file's data alone does not promise that the file survives a power
-    /// loss (POSIX; ext4 without a journal and other filesystems rely on it), and
-    /// acknowledged SYNC_FLUSH messages will live in it.
-    fn create_segment(&self, start: u64) -> Result<Segment> {
-        let seg = Segment::create(&self.dir, start, self.segment_size, self.prep.space)?;
+    /// Creates the segment file for `start` — from the spare when there is one (then the
+    /// flag is true: its blocks are written already) — and makes its directory entry
+    /// durable: an fdatasync of the file's data alone does not promise that the file
+    /// survives a power loss (POSIX; ext4 without a journal and other filesystems rely on
+    /// it), and acknowledged SYNC_FLUSH messages will live in it.
+    pub(super) fn create_segment(&self, start: u64) -> Result<(Segment, bool)> {
+        let (seg, recycled) = match self.segment_from_spare(start) {
+            Some(s) => (s, true),
+            None => (Segment::create(&self.dir, start, self.segment_size, self.prep.space)?, false),
+        };
         sync_dir(&self.dir)?;
-        Ok(seg)
+        Ok((seg, recycled))
     }
 
     /// Disk the log holds for records it has not written yet: the rest of the tail
-    /// segment and the prepared next one, when segments are reserved (a sparse segment
-    /// holds no blocks before they are written).
+    /// segment and the prepared next one when segments are reserved (a sparse segment
+    /// holds no blocks before they are written) or the next one is recycled, and the spare.
     pub(crate) fn reserved_unwritten(&self) -> u64 {
-        if self.prep.space != Space::Reserved {
-            return 0;
-        }
-        let written = self.written();
-        let tail = self.segments.read().last().map_or(0, |s| s.end().saturating_sub(written.max(s.start())));
-        let next = self.prealloc.lock().ready.as_ref().map_or(0, |s| s.size());
-        tail + next
+        let reserved = self.prep.space == Space::Reserved;
+        let tail = if reserved {
+            let written = self.written();
+            self.segments.read().last().map_or(0, |s| s.end().saturating_sub(written.max(s.start())))
+        } else {
+            0
+        };
+        let p = self.prealloc.lock();
+        let next = p.ready.as_ref().filter(|_| reserved || p.ready_recycled).map_or(0, |s| s.size());
+        let spare = p.spare.as_ref().map_or(0, |s| s.size());
+        tail + next + spare
     }
 
     /// Background loop pre-creating the next segment so that a roll never waits on file
@@ -69,7 +77,14 @@ impl CommitLog {
                 let seg = self.create_segment(start);
                 p = self.prealloc.lock();
                 match seg {
-                    Ok(s) => p.ready = Some(Arc::new(s)),
+                    Ok((s, recycled)) => {
+                        if recycled {
+                            // Written through already: nothing for the zeroes to do.
+                            self.warm_until.fetch_max(s.end(), Ordering::AcqRel);
+                        }
+                        p.ready = Some(Arc::new(s));
+                        p.ready_recycled = recycled;
+                    }
                     Err(e) => tracing::warn!(error = %e, start, "pre-creating a CommitLog segment failed"),
                 }
                 continue;

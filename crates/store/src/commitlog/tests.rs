@@ -1,6 +1,7 @@
 //! Unit tests of the CommitLog's segment preparation (pre-writing zeros).
 
 use super::*;
+use crate::segment::segment_name;
 
 const SEGMENT: u64 = 1 << 20;
 
@@ -104,4 +105,50 @@ fn reserved_room_is_the_unwritten_tail_and_the_next_segment() {
     let prep = SegmentPrep { space: Space::Sparse, warm: false };
     let log = CommitLog::open(sparse.path(), SEGMENT, None, true, 1 << 20, prep).unwrap().0;
     assert_eq!(log.reserved_unwritten(), 0);
+}
+
+/// A retired segment becomes the spare; the next segment is made from it, unless a reader
+/// still holds it; disk pressure deletes it; a restart adopts it.
+#[test]
+fn retired_segments_become_the_spare_and_then_the_next_segment() {
+    let dir = tempfile::tempdir().unwrap();
+    let prep = SegmentPrep { space: Space::Sparse, warm: false };
+    let log = CommitLog::open(dir.path(), SEGMENT, None, true, 1 << 20, prep).unwrap().0;
+    let spare_path = dir.path().join(SPARE_FILE);
+    let old = Arc::new(Segment::create(dir.path(), 7 * SEGMENT, SEGMENT, Space::Sparse).unwrap());
+    old.write_at(0, b"old bytes").unwrap();
+    let reader = old.clone();
+    log.retire(old, true).unwrap();
+    assert!(spare_path.exists());
+    assert!(!dir.path().join(segment_name(7 * SEGMENT)).exists());
+    assert_eq!(log.reserved_unwritten(), SEGMENT, "the spare is the log's own room");
+    // A reader still holds it: not reused (it must go on reading the old bytes).
+    assert!(log.segment_from_spare(SEGMENT).is_none());
+    let mut b = [0u8; 9];
+    reader.read_at(0, &mut b).unwrap();
+    assert_eq!(&b, b"old bytes");
+    drop(reader);
+    let (next, recycled) = log.create_segment(SEGMENT).unwrap();
+    assert!(recycled);
+    assert_eq!((next.start(), next.size()), (SEGMENT, SEGMENT));
+    assert!(!spare_path.exists());
+    assert!(dir.path().join(segment_name(SEGMENT)).exists());
+    // Without a spare: a new file. A second retirement while a spare exists deletes.
+    assert!(!log.create_segment(2 * SEGMENT).unwrap().1);
+    for start in [8, 9] {
+        let s = Arc::new(Segment::create(dir.path(), start * SEGMENT, SEGMENT, Space::Sparse).unwrap());
+        log.retire(s, true).unwrap();
+        assert!(!dir.path().join(segment_name(start * SEGMENT)).exists());
+    }
+    assert!(spare_path.exists());
+    // Kept across a restart.
+    drop(log);
+    let log = CommitLog::open(dir.path(), SEGMENT, None, true, 1 << 20, prep).unwrap().0;
+    assert!(log.prealloc.lock().spare.is_some());
+    log.drop_spare().unwrap();
+    assert!(!spare_path.exists());
+    // Not kept when told not to.
+    let s = Arc::new(Segment::create(dir.path(), 10 * SEGMENT, SEGMENT, Space::Sparse).unwrap());
+    log.retire(s, false).unwrap();
+    assert!(!spare_path.exists());
 }

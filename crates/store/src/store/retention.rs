@@ -55,6 +55,9 @@ impl Inner {
         let pressure = ratio * 100.0 >= f64::from(cfg.disk_max_used_space_ratio);
         let time_up = cfg.delete_when.contains(&self.clock.local_hour());
         let mut deleted = 0;
+        if pressure {
+            self.commitlog.drop_spare()?;
+        }
         if time_up || pressure || force {
             let now = self.clock.now_ms();
             let reserved_ms = cfg.file_reserved_time_hours as i64 * 3_600_000;
@@ -74,7 +77,7 @@ impl Inner {
                 if !(expired || forcibly) {
                     break;
                 }
-                if !self.commitlog.delete_first_segment(seg.start())? {
+                if !self.commitlog.delete_first_segment(seg.start(), !pressure)? {
                     break;
                 }
                 tracing::info!(segment = %seg.path().display(), expired, forcibly, "deleted CommitLog segment");
