@@ -215,7 +215,17 @@ impl CommitLog {
         let tail = match tail_idx {
             Some(i) => {
                 let removed: Vec<Arc<Segment>> = segments.drain(i + 1..).collect();
+                // Usually the next segment the last run had prepared: one becomes the spare
+                // (recycle.rs) when there is none, the rest go.
+                let mut keep_one = !dir.join(SPARE_FILE).exists();
                 for s in &removed {
+                    if keep_one
+                        && s.size() == segment_size
+                        && std::fs::rename(s.path(), dir.join(SPARE_FILE)).is_ok()
+                    {
+                        keep_one = false;
+                        continue;
+                    }
                     s.delete()?;
                 }
                 report.segments_removed = removed.len();

@@ -151,4 +151,11 @@ fn retired_segments_become_the_spare_and_then_the_next_segment() {
     let s = Arc::new(Segment::create(dir.path(), 10 * SEGMENT, SEGMENT, Space::Sparse).unwrap());
     log.retire(s, false).unwrap();
     assert!(!spare_path.exists());
+    // A segment the last run had prepared beyond the end becomes the spare at open.
+    drop(log);
+    drop(Segment::create(dir.path(), SEGMENT, SEGMENT, Space::Sparse).unwrap());
+    let beyond = dir.path().join(segment_name(SEGMENT));
+    let log = CommitLog::open(dir.path(), SEGMENT, None, true, 1 << 20, prep).unwrap().0;
+    assert!(!beyond.exists() && spare_path.exists());
+    assert!(log.prealloc.lock().spare.is_some());
 }
