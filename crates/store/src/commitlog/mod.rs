@@ -48,8 +48,6 @@ const SPARE_BUFFERS: usize = 4;
 const SPARE_BUFFER_MAX: usize = 4 << 20;
 /// Rounds a committing thread makes while other writers keep appending.
 const COMMIT_ROUNDS: usize = 4;
-/// How long a committer spins for the writing thread to cover its bytes before it sleeps.
-const COMMIT_SPIN: std::time::Duration = std::time::Duration::from_micros(20);
 /// Pre-writing (`warmMapedFileEnable`): how far past the appends the next segment is
 /// pre-written at least (one segment size if larger), how much is written back at a time,
 /// and the size of one write (a roll into the segment waits for at most one, ~0.1 ms).
@@ -453,27 +451,7 @@ impl CommitLog {
         if w >= end {
             return Ok(w);
         }
-        let _c = match self.commit_lock.try_lock() {
-            Some(c) => c,
-            None => {
-                // Someone is writing, and goes round again for what arrived meanwhile (ours
-                // included): wait for it briefly instead of sleeping on the lock.
-                let until = std::time::Instant::now() + COMMIT_SPIN;
-                loop {
-                    let w = self.written.load(Ordering::Acquire);
-                    if w >= end {
-                        return Ok(w);
-                    }
-                    if let Some(c) = self.commit_lock.try_lock() {
-                        break c;
-                    }
-                    if std::time::Instant::now() >= until {
-                        break self.commit_lock.lock();
-                    }
-                    std::hint::spin_loop();
-                }
-            }
-        };
+        let _c = self.commit_lock.lock();
         let w = self.written.load(Ordering::Acquire);
         if w >= end {
             return Ok(w);
