@@ -14,6 +14,9 @@ pub(crate) struct Segment {
     size: u64,
     path: PathBuf,
     file: File,
+    /// Its blocks may hold data written before (an existing file, a recycled one): see
+    /// [`Segment::written_through`].
+    written_through: bool,
 }
 
 /// How a new segment file gets its disk space.
@@ -47,7 +50,7 @@ impl Segment {
                 Space::Sparse => file.set_len(size).map_err(|e| StoreError::io(&path, e))?,
             }
         }
-        Ok(Segment { start, size, path, file })
+        Ok(Segment { start, size, path, file, written_through: false })
     }
 
     /// Opens an existing segment; a file of the wrong size is an error unless `fix_size`
@@ -67,7 +70,15 @@ impl Segment {
             tracing::warn!(path = %path.display(), len, size, "extending short segment");
             file.set_len(size).map_err(|e| StoreError::io(&path, e))?;
         }
-        Ok(Segment { start, size, path, file })
+        Ok(Segment { start, size, path, file, written_through: true })
+    }
+
+    /// Whether blocks of this file may hold data written before (it existed when opened:
+    /// from before a restart, or recycled) rather than holes or reserved space. A write
+    /// that ends inside such a block, when the block is not in the page cache, makes the
+    /// kernel read it from disk first.
+    pub(crate) fn written_through(&self) -> bool {
+        self.written_through
     }
 
     pub(crate) fn start(&self) -> u64 {

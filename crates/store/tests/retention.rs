@@ -5,7 +5,8 @@
 mod common;
 
 use common::*;
-use ferromq_store::{Clock, FlushDiskType, GetMessageStatus, StoreError};
+use ferromq_protocol::message::stored::{record_len, MessageVersion};
+use ferromq_store::{Clock, FlushDiskType, GetMessageStatus, PutMessage, StoreError};
 
 const HOUR: i64 = 3_600_000;
 
@@ -117,11 +118,19 @@ fn retired_segments_are_recycled_and_their_old_records_never_served() {
     let mut written: Vec<(ferromq_store::AppendResult, String)> = Vec::new();
     let mut n = 0usize;
     let mut recycled_rolls = 0;
-    // One record size throughout: the stale records of a recycled segment sit exactly
-    // where new ones would, so only their offsets give them away.
+    // Records of 1 KiB throughout: the stale records of a recycled segment sit exactly
+    // where new ones would, on block boundaries (where a commit adds no zeros), so only
+    // their offsets give them away.
     let put_next = |store: &ferromq_store::MessageStore, round: usize, n: &mut usize| {
-        let body = format!("r{round}-{:06}-{}", *n, "q".repeat(400));
-        let a = put(store, msg("Y", (*n % 2) as i32, &body, "t", &format!("k{:06}", *n)));
+        let key = format!("k{:06}", *n);
+        let props = [("TAGS", "t"), ("KEYS", key.as_str())];
+        let head = PutMessage::new("Y", 0, Vec::new()).with_properties(props);
+        let fixed = record_len(MessageVersion::V1, 0, 0, head.topic.len(), head.properties.len());
+        let tag = format!("r{round}-{:06}-", *n);
+        let body = format!("{tag}{}", "q".repeat(1024 - fixed - tag.len()));
+        let m = PutMessage::new("Y", (*n % 2) as i32, body.clone().into_bytes()).with_properties(props);
+        let a = put(store, m);
+        assert_eq!(a.wrote_bytes, 1024);
         *n += 1;
         (a, body)
     };

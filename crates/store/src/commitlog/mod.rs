@@ -46,6 +46,9 @@ const SCAN_WINDOW: usize = 1 << 20;
 /// Pending buffers kept for reuse, and the largest one kept.
 const SPARE_BUFFERS: usize = 4;
 const SPARE_BUFFER_MAX: usize = 4 << 20;
+/// Filesystem block size the commit pads to in written-through segments (ext4's and XFS's
+/// default; a larger block only means a read now and then).
+const BLOCK: u64 = 4096;
 /// Rounds a committing thread makes while other writers keep appending.
 const COMMIT_ROUNDS: usize = 4;
 /// Pre-writing (`warmMapedFileEnable`): how far past the appends the next segment is
@@ -461,11 +464,22 @@ impl CommitLog {
         while !chunks.is_empty() {
             rounds += 1;
             let mut done = Vec::with_capacity(chunks.len());
-            for c in chunks {
+            for mut c in chunks {
+                let len = c.data.len() as u64;
+                if self.prep.warm || c.seg.written_through() {
+                    // Whole blocks only: a write ending inside a block that holds old data
+                    // (pre-written, recycled, or from before a restart) and is not cached
+                    // makes the kernel read the block from disk first, in the append
+                    // path. Zeros to the block's end avoid that; the next commit writes
+                    // over them, and the next write into the block finds it cached.
+                    let end = c.file_pos + len;
+                    let block_end = end.div_ceil(BLOCK).saturating_mul(BLOCK).min(c.seg.size());
+                    c.data.resize((len + block_end.saturating_sub(end)) as usize, 0);
+                }
                 if let Err(e) = c.seg.write_at(c.file_pos, &c.data) {
                     return Err(self.poison("write", e));
                 }
-                self.written.store(c.seg.start() + c.file_pos + c.data.len() as u64, Ordering::Release);
+                self.written.store(c.seg.start() + c.file_pos + len, Ordering::Release);
                 done.push(c.data);
             }
             let mut st = self.state.lock();

@@ -159,3 +159,34 @@ fn retired_segments_become_the_spare_and_then_the_next_segment() {
     assert!(!beyond.exists() && spare_path.exists());
     assert!(log.prealloc.lock().spare.is_some());
 }
+
+/// In a segment whose blocks hold old data (here a recycled one), a commit writes whole
+/// blocks (zeros after the records), so the kernel never has to read a block in before
+/// writing part of it; the next commit writes over the zeros.
+#[test]
+fn commits_into_written_through_segments_end_on_a_block_boundary() {
+    let dir = tempfile::tempdir().unwrap();
+    let prep = SegmentPrep { space: Space::Sparse, warm: false };
+    let log = CommitLog::open(dir.path(), SEGMENT, None, true, 1 << 20, prep).unwrap().0;
+    let old = Arc::new(Segment::create(dir.path(), 9 * SEGMENT, SEGMENT, Space::Sparse).unwrap());
+    old.write_at(0, &vec![0xFFu8; SEGMENT as usize]).unwrap();
+    log.retire(old, true).unwrap();
+    // Fill the first segment; the roll makes the second from the spare.
+    let mut appended = Vec::new();
+    while log.appended() < SEGMENT {
+        appended.push(append(&log, appended.len()));
+        log.commit_all().unwrap();
+    }
+    let first_in_recycled = appended.last().unwrap().clone();
+    assert_eq!(first_in_recycled.wrote_offset, SEGMENT);
+    assert_eq!(log.written(), first_in_recycled.end_offset());
+    let file = std::fs::read(dir.path().join(segment_name(SEGMENT))).unwrap();
+    let end = (first_in_recycled.end_offset() - SEGMENT) as usize;
+    let block_end = end.div_ceil(4096) * 4096;
+    assert!(file[end..block_end].iter().all(|&b| b == 0), "zeros to the block's end");
+    assert!(file[block_end..block_end + 16].iter().all(|&b| b == 0xFF), "nothing written past it");
+    appended.push(append(&log, appended.len()));
+    log.commit_all().unwrap();
+    assert_eq!(log.written(), appended.last().unwrap().end_offset());
+    assert_readable(&log, &appended);
+}
