@@ -29,6 +29,7 @@ impl CommitLog {
                 let to = self.dir.join(SPARE_FILE);
                 match std::fs::rename(seg.path(), &to) {
                     Ok(()) => {
+                        tracing::debug!(segment = seg.start(), "retired CommitLog segment kept as the spare");
                         p.spare = Some(seg);
                         return Ok(());
                     }
@@ -77,7 +78,10 @@ impl CommitLog {
             }
         }
         match Segment::open(to.clone(), start, self.segment_size, false) {
-            Ok(s) => Some(s),
+            Ok(s) => {
+                tracing::info!(start, "CommitLog segment made from the spare (recycled)");
+                Some(s)
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "could not open the reused spare segment; creating a new one");
                 let _ = std::fs::remove_file(&to);

@@ -80,7 +80,7 @@ impl Inner {
                 if !self.commitlog.delete_first_segment(seg.start(), !pressure)? {
                     break;
                 }
-                tracing::info!(segment = %seg.path().display(), expired, forcibly, "deleted CommitLog segment");
+                tracing::info!(segment = %seg.path().display(), expired, forcibly, "retired CommitLog segment");
                 deleted += 1;
                 if forcibly && !expired {
                     let r = self.check_disk();
