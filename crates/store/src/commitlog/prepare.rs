@@ -38,7 +38,7 @@ impl CommitLog {
 
     /// Disk the log holds for records it has not written yet: the rest of the tail
     /// segment and the prepared next one when segments are reserved (a sparse segment
-    /// holds no blocks before they are written) or the next one is recycled, and the spare.
+    /// holds no blocks before they are written) or the next one is recycled.
     pub(crate) fn reserved_unwritten(&self) -> u64 {
         let reserved = self.prep.space == Space::Reserved;
         let tail = if reserved {
@@ -49,8 +49,8 @@ impl CommitLog {
         };
         let p = self.prealloc.lock();
         let next = p.ready.as_ref().filter(|_| reserved || p.ready_recycled).map_or(0, |s| s.size());
-        let spare = p.spare.as_ref().map_or(0, |s| s.size());
-        tail + next + spare
+        // Not the spare: it counts as used, so that disk pressure deletes it first.
+        tail + next
     }
 
     /// Background loop pre-creating the next segment so that a roll never waits on file
