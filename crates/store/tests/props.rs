@@ -28,7 +28,11 @@ fn op() -> impl Strategy<Value = Op> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 16, ..ProptestConfig::default() })]
+    // 16 cases in the suite; `PROPTEST_CASES=300` for a longer run.
+    #![proptest_config(ProptestConfig {
+        cases: std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(16),
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn invariants_hold(ops in proptest::collection::vec(op(), 1..60), sync in any::<bool>()) {
