@@ -10,9 +10,11 @@
 //! entry:
 //! `entry <index> <term> <pos> <size> <seq> <queue_offset> <store_timestamp>`.
 //!
-//! With `warm` the store pre-writes its CommitLog (`warmMapedFileEnable`).
+//! With `warm` the store pre-writes its CommitLog (`warmMapedFileEnable`); with `recycle`
+//! retention deletes every segment as soon as it may (no reserved time, every hour, the
+//! cleaner every 5 ms), so that the writer appends into recycled segments.
 //!
-//! Usage: `ferromq-store-crash-writer <store-dir> <first-seq> [threads] [raft|warm]`
+//! Usage: `ferromq-store-crash-writer <store-dir> <first-seq> [threads] [raft|warm|recycle]`
 
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -53,18 +55,33 @@ pub fn config(dir: &std::path::Path, raft: bool) -> MessageStoreConfig {
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let (Some(dir), Some(first)) = (args.get(1), args.get(2).and_then(|s| s.parse::<u64>().ok())) else {
-        eprintln!("usage: ferromq-store-crash-writer <store-dir> <first-seq> [threads] [raft|warm]");
+        eprintln!("usage: ferromq-store-crash-writer <store-dir> <first-seq> [threads] [raft|warm|recycle]");
         std::process::exit(2);
     };
     let threads: u64 = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(4);
     let raft = args.get(4).is_some_and(|a| a == "raft");
     let mut cfg = config(std::path::Path::new(dir), raft);
     cfg.warm_maped_file_enable = args.get(4).is_some_and(|a| a == "warm");
-    let store = match MessageStore::open(cfg) {
-        Ok(s) => Arc::new(s),
-        Err(e) => {
-            eprintln!("open failed: {e}");
-            std::process::exit(1);
+    if args.get(4).is_some_and(|a| a == "recycle") {
+        cfg.file_reserved_time_hours = 0;
+        cfg.delete_when = (0..24).collect();
+        cfg.clean_resource_interval_ms = 5;
+    }
+    // The test that starts this process may run beside another that forks its own
+    // writers: a child forked before its exec shares the test's open files for a moment,
+    // the store's lock file included. Retry the lock briefly.
+    let mut tries = 0;
+    let store = loop {
+        match MessageStore::open(cfg.clone()) {
+            Ok(s) => break Arc::new(s),
+            Err(ferromq_store::StoreError::Locked(_)) if tries < 100 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            Err(e) => {
+                eprintln!("open failed: {e}");
+                std::process::exit(1);
+            }
         }
     };
     if let Err(e) = store.start() {
