@@ -110,8 +110,6 @@ fn unreachable_chunk() -> ! {
 struct PreallocState {
     want: Option<u64>,
     ready: Option<Arc<Segment>>,
-    /// `ready` was made from a recycled segment (its blocks are written already).
-    ready_recycled: bool,
     /// A retired segment kept for reuse, its file renamed to `recycle::SPARE_FILE`.
     spare: Option<Arc<Segment>>,
     stop: bool,
@@ -220,10 +218,7 @@ impl CommitLog {
                 // (recycle.rs) when there is none, the rest go.
                 let mut keep_one = !dir.join(SPARE_FILE).exists();
                 for s in &removed {
-                    if keep_one
-                        && s.size() == segment_size
-                        && std::fs::rename(s.path(), dir.join(SPARE_FILE)).is_ok()
-                    {
+                    if keep_one && s.size() == segment_size && recycle::rename_to_spare(dir, s) {
                         keep_one = false;
                         continue;
                     }
@@ -473,7 +468,7 @@ impl CommitLog {
                     // path. Zeros to the block's end avoid that; the next commit writes
                     // over them, and the next write into the block finds it cached.
                     let end = c.file_pos + len;
-                    let block_end = end.div_ceil(BLOCK).saturating_mul(BLOCK).min(c.seg.size());
+                    let block_end = page_up(end).min(c.seg.size());
                     c.data.resize((len + block_end.saturating_sub(end)) as usize, 0);
                 }
                 if let Err(e) = c.seg.write_at(c.file_pos, &c.data) {
@@ -710,9 +705,9 @@ impl CommitLog {
     }
 }
 
-/// `offset` rounded up to a 4 KiB page boundary.
+/// `offset` rounded up to a block boundary.
 fn page_up(offset: u64) -> u64 {
-    offset.saturating_add(4095) & !4095
+    offset.div_ceil(BLOCK).saturating_mul(BLOCK)
 }
 
 #[cfg(test)]

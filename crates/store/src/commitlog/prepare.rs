@@ -18,22 +18,22 @@ impl CommitLog {
         self.prealloc_cond.notify_all();
         match ready {
             Some(s) => Ok(s),
-            None => Ok(Arc::new(self.create_segment(start)?.0)),
+            None => Ok(Arc::new(self.create_segment(start)?)),
         }
     }
 
-    /// Creates the segment file for `start` — from the spare when there is one (then the
-    /// flag is true: its blocks are written already) — and makes its directory entry
-    /// durable: an fdatasync of the file's data alone does not promise that the file
-    /// survives a power loss (POSIX; ext4 without a journal and other filesystems rely on
-    /// it), and acknowledged SYNC_FLUSH messages will live in it.
-    pub(super) fn create_segment(&self, start: u64) -> Result<(Segment, bool)> {
-        let (seg, recycled) = match self.segment_from_spare(start) {
-            Some(s) => (s, true),
-            None => (Segment::create(&self.dir, start, self.segment_size, self.prep.space)?, false),
+    /// Creates the segment file for `start` — from the spare when there is one (then it
+    /// is written through) — and makes its directory entry durable: an fdatasync of the
+    /// file's data alone does not promise that the file survives a power loss (POSIX; ext4
+    /// without a journal and other filesystems rely on it), and acknowledged SYNC_FLUSH
+    /// messages will live in it.
+    pub(super) fn create_segment(&self, start: u64) -> Result<Segment> {
+        let seg = match self.segment_from_spare(start) {
+            Some(s) => s,
+            None => Segment::create(&self.dir, start, self.segment_size, self.prep.space)?,
         };
         sync_dir(&self.dir)?;
-        Ok((seg, recycled))
+        Ok(seg)
     }
 
     /// Disk the log holds for records it has not written yet: the rest of the tail
@@ -48,7 +48,7 @@ impl CommitLog {
             0
         };
         let p = self.prealloc.lock();
-        let next = p.ready.as_ref().filter(|_| reserved || p.ready_recycled).map_or(0, |s| s.size());
+        let next = p.ready.as_ref().filter(|s| reserved || s.written_through()).map_or(0, |s| s.size());
         // Not the spare: it counts as used, so that disk pressure deletes it first.
         tail + next
     }
@@ -77,13 +77,12 @@ impl CommitLog {
                 let seg = self.create_segment(start);
                 p = self.prealloc.lock();
                 match seg {
-                    Ok((s, recycled)) => {
-                        if recycled {
-                            // Written through already: nothing for the zeroes to do.
+                    Ok(s) => {
+                        if s.written_through() {
+                            // Recycled: nothing for the zeroes to do.
                             self.warm_until.fetch_max(s.end(), Ordering::AcqRel);
                         }
                         p.ready = Some(Arc::new(s));
-                        p.ready_recycled = recycled;
                     }
                     Err(e) => tracing::warn!(error = %e, start, "pre-creating a CommitLog segment failed"),
                 }

@@ -25,18 +25,9 @@ impl CommitLog {
     pub(super) fn retire(&self, seg: Arc<Segment>, keep: bool) -> Result<()> {
         if keep && seg.size() == self.segment_size {
             let mut p = self.prealloc.lock();
-            if p.spare.is_none() {
-                let to = self.dir.join(SPARE_FILE);
-                match std::fs::rename(seg.path(), &to) {
-                    Ok(()) => {
-                        tracing::debug!(segment = seg.start(), "retired CommitLog segment kept as the spare");
-                        p.spare = Some(seg);
-                        return Ok(());
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, file = %seg.path().display(), "could not keep a segment as the spare; deleting it")
-                    }
-                }
+            if p.spare.is_none() && rename_to_spare(&self.dir, &seg) {
+                p.spare = Some(seg);
+                return Ok(());
             }
         }
         seg.delete()
@@ -87,6 +78,20 @@ impl CommitLog {
                 let _ = std::fs::remove_file(&to);
                 None
             }
+        }
+    }
+}
+
+/// Renames `seg`'s file to the spare's name in `dir`; false (logged) when that fails.
+pub(super) fn rename_to_spare(dir: &Path, seg: &Segment) -> bool {
+    match std::fs::rename(seg.path(), dir.join(SPARE_FILE)) {
+        Ok(()) => {
+            tracing::debug!(segment = seg.start(), "CommitLog segment kept as the spare");
+            true
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, file = %seg.path().display(), "could not keep a segment as the spare; deleting it");
+            false
         }
     }
 }

@@ -128,13 +128,13 @@ fn retired_segments_become_the_spare_and_then_the_next_segment() {
     reader.read_at(0, &mut b).unwrap();
     assert_eq!(&b, b"old bytes");
     drop(reader);
-    let (next, recycled) = log.create_segment(SEGMENT).unwrap();
-    assert!(recycled);
+    let next = log.create_segment(SEGMENT).unwrap();
+    assert!(next.written_through());
     assert_eq!((next.start(), next.size()), (SEGMENT, SEGMENT));
     assert!(!spare_path.exists());
     assert!(dir.path().join(segment_name(SEGMENT)).exists());
     // Without a spare: a new file. A second retirement while a spare exists deletes.
-    assert!(!log.create_segment(2 * SEGMENT).unwrap().1);
+    assert!(!log.create_segment(2 * SEGMENT).unwrap().written_through());
     for start in [8, 9] {
         let s = Arc::new(Segment::create(dir.path(), start * SEGMENT, SEGMENT, Space::Sparse).unwrap());
         log.retire(s, true).unwrap();
