@@ -7,7 +7,7 @@
 //! [--dir D] [--messages N] [--size BYTES] [--threads T] [--burst K] [--rt-threads 1,2]
 //! [--modes async,async-tsp,async-deferred,sync1,sync64,sync1024,sync64-cb,sync1024-cb,
 //!          sync64-inline,sync1024-inline,sync64-async,sync1024-async]
-//! [--warm true|false]
+//! [--warm true|false] [--retention true|false [--cold]]
 //! [--backlog-gb G [--cold] [--backlog-segment-mb 1024]]`
 //!
 //! Modes that drive the store the way the broker does:
@@ -581,8 +581,9 @@ fn drive_tasks(
 /// size crosses several segments, so that preparing the next one is part of what is measured.
 const BENCH_SEGMENT: u64 = 64 << 20;
 
-/// Brings a new store to its steady state before measuring: one segment's worth of
-/// messages, appended without waiting for a flush (`WAIT=false`), then flushed and
+/// Brings a new store to its steady state before measuring: `segments` segments' worth of
+/// messages (one; three with `--retention`, so that retired segments are being recycled),
+/// appended without waiting for a flush (`WAIT=false`), then flushed and
 /// dispatched. A new store's first segment is prepared at open (pre-written, for
 /// `warmMapedFileEnable`); every later one is prepared by the background thread while the
 /// appends run, which is what a broker that has been up for a while does, and what the
