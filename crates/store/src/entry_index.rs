@@ -306,13 +306,20 @@ impl EntryIndex {
         let mut deleted = 0;
         while self.files.len() > 1 {
             let Some(f) = self.files.first() else { break };
-            let last_slot = f.end() / ENTRY_SIZE - 1;
-            if self.read(last_slot)?.is_none_or(|e| e.end() > cl_min) {
-                break;
+            // A file wholly before the first entry (left by truncating everything, when the
+            // log went on at a higher index) holds nothing to keep.
+            let before_first = self.first.is_none_or(|first| f.end() <= first.saturating_mul(ENTRY_SIZE));
+            if !before_first {
+                let last_slot = f.end() / ENTRY_SIZE - 1;
+                if self.read(last_slot)?.is_none_or(|e| e.end() > cl_min) {
+                    break;
+                }
             }
             let f = self.files.remove(0);
             f.delete()?;
-            self.first = Some(f.end() / ENTRY_SIZE);
+            if !before_first {
+                self.first = Some(f.end() / ENTRY_SIZE);
+            }
             deleted += 1;
         }
         if deleted > 0 {
@@ -437,9 +444,13 @@ mod tests {
         // A new first entry may carry any index.
         idx.append(entry(20, 2, 0)).unwrap();
         drop(idx);
-        let (idx, r) = EntryIndex::open(dir.path(), 4, 10_000).unwrap();
+        let (mut idx, r) = EntryIndex::open(dir.path(), 4, 10_000).unwrap();
         assert_eq!(r.last, Some(entry(20, 2, 0)));
         assert_eq!(idx.first_index(), Some(20));
+        // The emptied file before the new first entry does not hold retention back.
+        assert_eq!(idx.files.len(), 2);
+        assert_eq!(idx.delete_expired(0).unwrap(), 1);
+        assert_eq!((idx.first_index(), idx.last()), (Some(20), Some(entry(20, 2, 0))));
     }
 
     #[test]

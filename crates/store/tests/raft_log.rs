@@ -11,6 +11,9 @@ use std::time::Duration;
 use common::*;
 use ferromq_store::{FlushDiskType, MessageStore, MessageStoreConfig, RaftEntry, StoreError};
 
+/// CommitLog segment size of `small_config`.
+const SEGMENT: u64 = 16 * 1024;
+
 fn raft_config(root: &Path, flush: FlushDiskType) -> MessageStoreConfig {
     let mut c = small_config(root, flush);
     c.enable_dleger_commit_log = true;
@@ -57,7 +60,8 @@ fn consumers_see_committed_entries_only_and_a_suffix_can_be_cut() {
     assert_eq!(store.last_entry().unwrap(), entries.last().copied());
     assert_eq!(store.first_entry_index().unwrap(), Some(1));
     for pair in entries.windows(2) {
-        assert!(pair[1].pos >= pair[0].end(), "entries follow each other in the CommitLog");
+        // Right after the previous one, or at the start of the next segment after a roll.
+        assert!(pair[1].pos == pair[0].end() || pair[1].pos.is_multiple_of(SEGMENT), "{pair:?}");
     }
     // Nothing committed: nothing visible.
     std::thread::sleep(Duration::from_millis(50));
@@ -76,7 +80,10 @@ fn consumers_see_committed_entries_only_and_a_suffix_can_be_cut() {
     assert!(store.entry(31).unwrap().is_none());
     // The log goes on from there with a new term, and commits it.
     let more = append(&store, 2, 31, 36);
-    assert!(more[0].pos >= entries[29].end(), "the log goes on after the kept entry");
+    assert!(
+        more[0].pos == entries[29].end() || more[0].pos.is_multiple_of(SEGMENT),
+        "the log goes on right after the kept entry"
+    );
     assert_eq!(store.entry(31).unwrap(), Some(more[0]));
     store.commit_entries_to(35).unwrap();
     wait_for(&store, more[4].end());
@@ -102,6 +109,14 @@ fn a_follower_copying_entries_has_the_leaders_log() {
     // A repeated or mismatched entry is refused.
     let (e, bytes) = leader.entry_bytes(66).unwrap().unwrap();
     assert!(follower.append_entry_raw(e, &bytes).is_err());
+    // Bytes that are not whole, valid records at the entry's own offsets are refused and
+    // leave the log as it was (they would stop the dispatcher for good).
+    let end = follower.max_phy_offset();
+    let next = RaftEntry { index: 67, term: 3, pos: end, size: bytes.len() as u32 };
+    assert!(follower.append_entry_raw(next, &bytes).is_err(), "records claiming other offsets");
+    assert!(follower.append_entry_raw(RaftEntry { size: 64, ..next }, &[0xAB; 64]).is_err());
+    assert!(follower.append_entry_raw(RaftEntry { size: 0, ..next }, &[]).is_err());
+    assert_eq!(follower.max_phy_offset(), end);
     assert_eq!(follower.max_phy_offset(), leader.max_phy_offset());
     let mut offset = 0;
     while offset < leader.max_phy_offset() {

@@ -322,6 +322,13 @@ impl CommitLog {
                 max: self.segment_size as usize - END_FILE_MIN_BLANK_LENGTH,
             });
         }
+        self.roll(st)
+    }
+
+    /// Closes the tail segment with a blank record over what remains of it (if anything)
+    /// and makes the next segment the tail.
+    fn roll(&self, st: &mut AppendState) -> Result<()> {
+        let remaining = st.tail.end() - st.append_pos;
         let next = self.obtain_segment(st.tail.end())?;
         if remaining > 0 {
             let blank_len = i32::try_from(remaining).map_err(|_| StoreError::Corrupt {
@@ -407,6 +414,22 @@ impl CommitLog {
             store_timestamp: store_ts,
             msg_num: msgs.len() as u32,
         })
+    }
+
+    /// Closes the tail segment at `offset`, which must be the current end, with a blank
+    /// record, as a roll does (a Raft follower where its leader rolled). Returns the next
+    /// segment's start.
+    pub(crate) fn close_segment_at(&self, offset: u64) -> Result<u64> {
+        let mut st = self.state.lock();
+        self.check_writable()?;
+        if offset != st.append_pos {
+            return Err(StoreError::AppendOffsetMismatch { offset, expected: st.append_pos });
+        }
+        if st.tail.end() - st.append_pos < END_FILE_MIN_BLANK_LENGTH as u64 {
+            return Err(StoreError::InvalidEntry(format!("no room for a blank record at {offset}")));
+        }
+        self.roll(&mut st)?;
+        Ok(st.append_pos)
     }
 
     /// Appends raw bytes at `offset` (a slave copying its master's CommitLog), which must

@@ -78,9 +78,6 @@ impl Inner {
         if let Some(index) = &self.index {
             index.flush()?;
         }
-        if let Some(entries) = &self.entries {
-            entries.lock().flush()?;
-        }
         let ts = self.commitlog.last_store_ts();
         let data = CheckpointData {
             physic_msg_timestamp: ts,

@@ -61,6 +61,28 @@ pub(super) fn open_entry_index(
     Ok((index, report, cut))
 }
 
+/// A follower's entry bytes must be whole, valid records (CRC included) at the entry's
+/// offsets, exactly filling it: anything else would stop the dispatcher for good.
+fn check_records(e: RaftEntry, bytes: &[u8]) -> Result<()> {
+    if bytes.is_empty() {
+        return Err(StoreError::InvalidEntry(format!("entry {} has no bytes", e.index)));
+    }
+    let mut at = 0;
+    while at < bytes.len() {
+        match crate::record::peek(&bytes[at..], e.pos + at as u64, true) {
+            crate::record::Peeked::Message { size, crc_ok: true, .. } => at += size,
+            _ => {
+                return Err(StoreError::InvalidEntry(format!(
+                    "entry {}: no valid record at byte {at} of its {} bytes",
+                    e.index,
+                    bytes.len()
+                )))
+            }
+        }
+    }
+    Ok(())
+}
+
 fn check_next(idx: &EntryIndex, index: u64) -> Result<()> {
     match idx.next_index() {
         Some(next) if next != index => Err(StoreError::InvalidEntry(format!(
@@ -89,13 +111,18 @@ impl MessageStore {
             .map_err(|_| StoreError::InvalidEntry(format!("entry of {} bytes", a.wrote_bytes)))?;
         let entry = RaftEntry { index, term, pos: a.wrote_offset, size };
         if let Err(e) = idx.append(entry) {
-            // No record may stay without its entry: take it back out.
-            if let Err(cut) = self.truncate_files(entry.pos) {
-                tracing::error!(error = %cut, "could not remove a record whose entry failed");
-            }
+            self.take_back(entry.pos);
             return Err(e);
         }
         Ok((entry, handle))
+    }
+
+    /// No record may stay without its entry: cuts the CommitLog back to `to` after an
+    /// entry failed to go into the index.
+    fn take_back(&self, to: u64) {
+        if let Err(cut) = self.truncate_files(to) {
+            tracing::error!(error = %cut, "could not remove a record whose entry failed");
+        }
     }
 
     /// Follower side: appends the leader's entry `e` with its bytes as the leader's
@@ -112,30 +139,29 @@ impl MessageStore {
                 e.size
             )));
         }
+        check_records(e, bytes)?;
         let end = self.inner.commitlog.appended();
         if e.pos > end {
             self.close_segment(end, e.pos)?;
         }
         self.append_raw_unchecked(e.pos, bytes)?;
-        idx.append(e)
+        if let Err(err) = idx.append(e) {
+            self.take_back(end);
+            return Err(err);
+        }
+        Ok(())
     }
 
-    /// Writes the blank record that closes the segment holding `end`, so that the next
-    /// byte goes to `next_start`, the following segment's first byte.
+    /// Closes the segment holding `end` with a blank record, so that the next byte goes to
+    /// `next_start`, which must be the following segment's first byte.
     fn close_segment(&self, end: u64, next_start: u64) -> Result<()> {
-        let size = self.inner.config.mapped_file_size_commit_log;
-        let seg_end = end - end % size + size;
-        let blank_len = next_start - end;
-        if next_start != seg_end || blank_len < crate::record::END_FILE_MIN_BLANK_LENGTH as u64 {
+        let cl = &self.inner.commitlog;
+        if next_start != cl.roll_next_file(end) {
             return Err(StoreError::InvalidEntry(format!(
                 "an entry at {next_start} leaves a gap after the log end {end} that is not a segment's end"
             )));
         }
-        let len = i32::try_from(blank_len).map_err(|_| StoreError::InvalidEntry("gap too large".into()))?;
-        let mut blank = vec![0u8; blank_len as usize];
-        blank[..4].copy_from_slice(&len.to_be_bytes());
-        blank[4..8].copy_from_slice(&crate::record::BLANK_MAGIC_CODE.to_be_bytes());
-        self.append_raw_unchecked(end, &blank)?;
+        cl.close_segment_at(end)?;
         Ok(())
     }
 
@@ -146,7 +172,9 @@ impl MessageStore {
 
     /// Entry `index` with its CommitLog bytes (what a leader sends to its followers).
     pub fn entry_bytes(&self, index: u64) -> Result<Option<(RaftEntry, Bytes)>> {
-        let Some(e) = self.entry(index)? else {
+        // Under the index lock: a truncation cannot swap the bytes under the entry.
+        let idx = self.entry_index()?.lock();
+        let Some(e) = idx.get(index)? else {
             return Ok(None);
         };
         Ok(Some((e, self.inner.commitlog.read(e.pos, e.size as usize)?)))
@@ -163,7 +191,10 @@ impl MessageStore {
     /// Makes entries up to `index` visible to consumers (the dispatcher goes up to that
     /// entry's end). The committed position only moves forward.
     pub fn commit_entries_to(&self, index: u64) -> Result<()> {
-        let e = self.entry(index)?.ok_or_else(|| {
+        // Under the index lock, as truncation is: the entry cannot be cut between the
+        // lookup and the commit, nor two commits cross.
+        let idx = self.entry_index()?.lock();
+        let e = idx.get(index)?.ok_or_else(|| {
             StoreError::InvalidEntry(format!("cannot commit entry {index}: the log does not hold it"))
         })?;
         if e.end() > self.confirm_offset() {
@@ -202,9 +233,14 @@ impl MessageStore {
 
     /// Makes every appended entry durable: the CommitLog first, then the entry index (so a
     /// durable entry always has durable bytes).
+    ///
+    /// The CommitLog fsync runs without the index lock, so that leader appends go on
+    /// meanwhile; an entry appended during it may have its slot fsynced before its bytes,
+    /// which recovery handles (it drops entries whose bytes the CommitLog lost), and is not
+    /// promised durable by this call.
     pub fn flush_entries(&self) -> Result<()> {
-        let mut idx = self.entry_index()?.lock();
+        let entries = self.entry_index()?;
         self.flush()?;
-        idx.flush()
+        entries.lock().flush()
     }
 }
