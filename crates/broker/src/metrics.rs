@@ -71,7 +71,7 @@ pub fn render(ctx: &Arc<BrokerContext>) -> String {
             (
                 "ferromq_commitlog_flush_behind_bytes",
                 "CommitLog bytes appended but not yet fsynced.",
-                store.max_phy_offset().saturating_sub(store.flushed_phy_offset()) as f64,
+                store.flush_behind_bytes() as f64,
             ),
             (
                 "ferromq_dispatch_behind_bytes",
@@ -89,20 +89,15 @@ pub fn render(ctx: &Arc<BrokerContext>) -> String {
                 "1 after a failed write or fsync: the store refuses writes until restarted.",
                 flag(store.is_poisoned()),
             ),
-            (
-                "ferromq_store_corrupt_records_skipped",
-                "CommitLog records with a bad CRC found and not served.",
-                store.corrupt_records_skipped() as f64,
-            ),
             ("ferromq_held_pulls", "Pull requests parked by long polling.", ctx.hold.held_count() as f64),
         ],
     );
-    render_flush_stats(&mut page, &broker_name, &store.flush_stats());
+    render_store_counters(&mut page, &broker_name, &store.flush_stats(), store.corrupt_records_skipped());
     page
 }
 
-/// The CommitLog's fsync histogram and the counters beside it.
-fn render_flush_stats(out: &mut String, broker_name: &str, s: &FlushStatsSnapshot) {
+/// The CommitLog's fsync histogram and the store's counters.
+fn render_store_counters(out: &mut String, broker_name: &str, s: &FlushStatsSnapshot, corrupt_skipped: u64) {
     use std::fmt::Write;
     let b = crate::stats::escape(broker_name);
     let name = "ferromq_commitlog_fsync_seconds";
@@ -121,6 +116,11 @@ fn render_flush_stats(out: &mut String, broker_name: &str, s: &FlushStatsSnapsho
             "ferromq_commitlog_fsync_waiters_total",
             "SYNC_FLUSH writers released by fsyncs (per fsync: the group commit's group size).",
             s.waiters_released,
+        ),
+        (
+            "ferromq_store_corrupt_records_skipped_total",
+            "CommitLog records with a bad CRC found and not served.",
+            corrupt_skipped,
         ),
     ] {
         let _ =
@@ -144,7 +144,7 @@ mod tests {
             waiters_released: 640,
         };
         let mut page = String::new();
-        render_flush_stats(&mut page, "b\"1", &s);
+        render_store_counters(&mut page, "b\"1", &s, 3);
         assert!(page.contains("# TYPE ferromq_commitlog_fsync_seconds histogram\n"), "{page}");
         assert!(
             page.contains("ferromq_commitlog_fsync_seconds_bucket{broker=\"b\\\"1\",le=\"0.00005\"} 0\n"),
@@ -160,5 +160,6 @@ mod tests {
         );
         assert!(page.contains("ferromq_commitlog_fsync_seconds_count{broker=\"b\\\"1\"} 20\n"), "{page}");
         assert!(page.contains("ferromq_commitlog_fsync_waiters_total{broker=\"b\\\"1\"} 640\n"), "{page}");
+        assert!(page.contains("# TYPE ferromq_store_corrupt_records_skipped_total counter\n"), "{page}");
     }
 }

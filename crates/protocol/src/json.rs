@@ -20,8 +20,10 @@ const MAX_DEPTH: usize = 128;
 /// Quotes bare numeric keys (`{0:"a", -1:"b"}` -> `{"0":"a", "-1":"b"}`) and turns object
 /// keys into string keys holding their JSON text (`{{"a":1}:2}` -> `{"{\"a\":1}":2}`),
 /// leaving strings and everything else untouched. Borrowed when there is nothing to fix;
-/// malformed or too deeply nested input is left for the JSON parser to reject. Linear in the
-/// input, with memory for the braces in key position only.
+/// too deeply nested input is left to the JSON parser as it is. Malformed input is not
+/// repaired, only scanned: what comes out is whatever the parser makes of it (an object key
+/// with unbalanced brackets inside may come out quoted). Linear in the input, with memory
+/// for the braces in key position only.
 pub fn quote_bare_keys(input: &[u8]) -> Cow<'_, [u8]> {
     let mut out: Option<Vec<u8>> = None;
     // Braces in key position with their closing brace; found only when one appears.
@@ -30,7 +32,8 @@ pub fn quote_bare_keys(input: &[u8]) -> Cow<'_, [u8]> {
     let mut i = 0;
     while i < input.len() {
         let c = input[i];
-        if c == b'{' && syntax.key_may_start && !syntax.strings.in_string {
+        // `key_may_start` is never set inside a string.
+        if c == b'{' && syntax.key_may_start {
             let keys = match keys.get_or_insert_with(|| KeyBraces::find(input)) {
                 Some(keys) => keys,
                 None => return Cow::Borrowed(input),
@@ -47,14 +50,16 @@ pub fn quote_bare_keys(input: &[u8]) -> Cow<'_, [u8]> {
                 continue;
             }
         }
-        if syntax.key_may_start && !syntax.strings.in_string && matches!(c, b'-' | b'0'..=b'9') {
+        if syntax.key_may_start && matches!(c, b'-' | b'0'..=b'9') {
             let start = i;
             let mut end = i + 1;
             while end < input.len() && input[end].is_ascii_digit() {
                 end += 1;
             }
             syntax.key_may_start = false;
-            if followed_by_colon(input, end - 1) {
+            // A lone `-` is no number: left for the parser to reject.
+            let is_number = input[start..end].iter().any(u8::is_ascii_digit);
+            if is_number && followed_by_colon(input, end - 1) {
                 let o = out.get_or_insert_with(|| {
                     let mut v = Vec::with_capacity(input.len() + 16);
                     v.extend_from_slice(&input[..start]);
@@ -144,12 +149,12 @@ impl KeyBraces {
         let mut open: Vec<Option<usize>> = Vec::new();
         let mut syntax = KeySyntax::default();
         for (i, &c) in input.iter().enumerate() {
-            let key_position = syntax.key_may_start && !syntax.strings.in_string;
+            let key_position = syntax.key_may_start;
             let in_string = syntax.strings.in_string;
             if !syntax.feed(c) {
                 return None;
             }
-            if in_string || syntax.strings.in_string {
+            if in_string {
                 continue;
             }
             match c {
@@ -263,6 +268,12 @@ mod tests {
     fn leaves_standard_json_and_strings_alone() {
         let s = br#"{"a":[1,2,3],"b":"{0:\"x\"}","c":{"0":"z"}}"#;
         assert!(matches!(quote_bare_keys(s), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn a_lone_minus_is_not_a_key() {
+        assert!(matches!(quote_bare_keys(br#"{-:""}"#), Cow::Borrowed(_)));
+        assert!(from_slice::<serde_json::Value>(br#"{-:""}"#).is_err());
     }
 
     #[test]

@@ -44,9 +44,12 @@ impl Segment {
             .open(&path)
             .map_err(|e| StoreError::io(&path, e))?;
         let len = file.metadata().map_err(|e| StoreError::io(&path, e))?.len();
-        if len != size {
+        if len > size {
+            // fallocate only grows a file.
+            file.set_len(size).map_err(|e| StoreError::io(&path, e))?;
+        } else if len < size {
             match space {
-                Space::Reserved => reserve(&file, &path, size)?,
+                Space::Reserved => reserve(&file, &path, size, len == 0)?,
                 Space::Sparse => file.set_len(size).map_err(|e| StoreError::io(&path, e))?,
             }
         }
@@ -139,8 +142,8 @@ impl Segment {
         self.sync()
     }
 
-    /// Writes zeros over `[from, to)` (file positions) and syncs, leaving those blocks
-    /// written (pre-written space, see `SegmentPrep::warm`).
+    /// Writes zeros over `[from, to)` (file positions), leaving those blocks written
+    /// (pre-written space, see `SegmentPrep::warm`); the caller syncs.
     pub(crate) fn fill_zeros(&self, from: u64, to: u64) -> Result<()> {
         let zeros = vec![0u8; 1 << 20];
         let mut pos = from;
@@ -149,12 +152,16 @@ impl Segment {
             self.write_at(pos, &zeros[..n])?;
             pos += n as u64;
         }
-        self.sync()
+        Ok(())
     }
 
     /// Starts writing back `len` bytes at `file_pos` and waits until they are on the
     /// device (without a cache flush: the next fsync orders them).
     pub(crate) fn write_back(&self, file_pos: u64, len: u64) -> Result<()> {
+        if len == 0 {
+            // `sync_file_range` reads a length of 0 as "to the end of the file".
+            return Ok(());
+        }
         crate::sys::write_back_range(&self.file, file_pos, len).map_err(|e| StoreError::io(&self.path, e))
     }
 
@@ -185,14 +192,17 @@ impl Segment {
 /// Not for a SYNC_FLUSH CommitLog that is not pre-written: each fsync would then also
 /// convert "unwritten" extents to written ones, a metadata write per fsync (measured:
 /// ~220 µs per group-commit fsync vs ~170 sparse and ~115 into pre-written blocks).
-fn reserve(file: &File, path: &Path, size: u64) -> Result<()> {
+fn reserve(file: &File, path: &Path, size: u64, new_file: bool) -> Result<()> {
     match crate::sys::allocate(file, size) {
         Ok(true) => Ok(()),
         Ok(false) => file.set_len(size).map_err(|e| StoreError::io(path, e)),
         Err(e) => {
             // A new file that cannot be reserved is removed: recovery must not meet a
-            // segment of the wrong size, and the next attempt starts afresh.
-            let _ = std::fs::remove_file(path);
+            // segment of the wrong size, and the next attempt starts afresh. A file that
+            // existed is left as it was.
+            if new_file {
+                let _ = std::fs::remove_file(path);
+            }
             Err(StoreError::io(path, e))
         }
     }
@@ -230,6 +240,18 @@ pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn create_sizes_a_reused_file_either_way() {
+        let dir = tempfile::tempdir().unwrap();
+        for (space, old_len) in [(Space::Reserved, 8192), (Space::Sparse, 8192), (Space::Reserved, 100)] {
+            let path = dir.path().join(segment_name(4096));
+            std::fs::write(&path, vec![7u8; old_len]).unwrap();
+            drop(Segment::create(dir.path(), 4096, 4096, space).unwrap());
+            assert_eq!(std::fs::metadata(&path).unwrap().len(), 4096, "{space:?} from {old_len}");
+            Segment::open(path, 4096, 4096, false).unwrap();
+        }
+    }
 
     #[test]
     fn create_read_write_zero() {

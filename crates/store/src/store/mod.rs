@@ -658,6 +658,11 @@ impl MessageStore {
         self.max_phy_offset().saturating_sub(self.dispatched_phy_offset())
     }
 
+    /// CommitLog bytes appended but not yet fsynced.
+    pub fn flush_behind_bytes(&self) -> u64 {
+        self.inner.commitlog.unflushed_bytes()
+    }
+
     /// Blocks until the dispatcher has reached `phy_offset` or `timeout` passes.
     pub fn wait_dispatched(&self, phy_offset: u64, timeout: Duration) -> bool {
         let deadline = std::time::Instant::now() + timeout;
