@@ -190,3 +190,46 @@ fn a_raft_log_starts_from_an_empty_store() {
     let store = env.open(&plain);
     assert!(matches!(store.last_entry(), Err(StoreError::InvalidEntry(_))));
 }
+
+#[test]
+fn an_entry_index_that_lost_committed_entries_is_refused_not_cut_to() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = Env::new();
+    let cfg = raft_config(dir.path(), FlushDiskType::SyncFlush);
+    let store = env.open(&cfg);
+    let entries = append(&store, 1, 1, 31);
+    store.commit_entries_to(20).unwrap();
+    wait_for(&store, entries[19].end());
+    store.shutdown().unwrap();
+    drop(store);
+    let cl_bytes = |dir: &Path| -> Vec<Vec<u8>> {
+        let mut files: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+        files.sort();
+        files.iter().filter(|p| p.is_file()).map(|p| std::fs::read(p).unwrap()).collect()
+    };
+    let before = cl_bytes(&cfg.commit_log_dir());
+
+    // The entry index's files are gone (deleted by hand, a disk that dropped them), while
+    // the checkpoint says entries up to 20 were committed and dispatched.
+    let backup = tempfile::tempdir().unwrap();
+    for f in std::fs::read_dir(cfg.raft_log_dir()).unwrap() {
+        let f = f.unwrap().path();
+        std::fs::copy(&f, backup.path().join(f.file_name().unwrap())).unwrap();
+        std::fs::remove_file(&f).unwrap();
+    }
+    let err = MessageStore::open_with(cfg.clone(), env.options()).err().expect("refused");
+    assert!(err.to_string().contains("lost durable entries"), "{err}");
+    assert_eq!(cl_bytes(&cfg.commit_log_dir()), before, "the CommitLog is left as it was");
+
+    // Restored from the backup, the log opens whole.
+    for f in std::fs::read_dir(backup.path()).unwrap() {
+        let f = f.unwrap().path();
+        std::fs::copy(&f, cfg.raft_log_dir().join(f.file_name().unwrap())).unwrap();
+    }
+    let store = env.open(&cfg);
+    assert_eq!(store.recovery_report().raft_log_cut_bytes, 0);
+    assert_eq!(store.last_entry().unwrap(), entries.last().copied());
+    store.commit_entries_to(30).unwrap();
+    wait_dispatched(&store);
+    assert_eq!(visible(&store).len(), 30);
+}

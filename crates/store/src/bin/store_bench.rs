@@ -250,6 +250,10 @@ struct RunResult {
     acked: u64,
     /// Seconds until the last acknowledgement.
     secs: f64,
+    /// The CommitLog's fsyncs during the run: count, total seconds, writers released.
+    fsyncs: u64,
+    fsync_secs: f64,
+    released: u64,
 }
 
 type BenchResult<T> = Result<T, Box<dyn std::error::Error>>;
@@ -605,10 +609,12 @@ fn warm_up(store: &MessageStore, size: usize, segments: u64) -> BenchResult<()> 
 
 fn measure(store: &MessageStore, run: impl FnOnce() -> BenchResult<Vec<u64>>) -> BenchResult<RunResult> {
     let base = store.max_phy_offset();
+    let flush0 = store.flush_stats();
     let cpu0 = cpu_now();
     let start = Instant::now();
     let mut lat = run()?;
     let secs = start.elapsed().as_secs_f64();
+    let flush1 = store.flush_stats();
     // Appended is not yet consumable: also time until the dispatcher has caught up.
     if !store.wait_dispatched(store.max_phy_offset(), Duration::from_secs(600)) {
         eprintln!("dispatcher did not catch up within 600 s");
@@ -629,6 +635,9 @@ fn measure(store: &MessageStore, run: impl FnOnce() -> BenchResult<Vec<u64>>) ->
         p999_us: pct(&lat, 0.999),
         acked: lat.len() as u64,
         secs,
+        fsyncs: flush1.fsyncs - flush0.fsyncs,
+        fsync_secs: flush1.fsync_seconds - flush0.fsync_seconds,
+        released: flush1.waiters_released - flush0.waiters_released,
     })
 }
 
@@ -928,6 +937,19 @@ fn main() -> BenchResult<()> {
                  {ceiling:.0} msgs/s: {:.0} %)",
                 r.msgs_per_s / ideal * 100.0,
                 r.msgs_per_s / ceiling * 100.0
+            )?;
+        }
+        if r.fsyncs > 0 {
+            // Where a round's time goes: the fsync itself, and the rest (waking, re-puts).
+            let round_us = r.secs / r.fsyncs as f64 * 1e6;
+            let fsync_mean_us = r.fsync_secs / r.fsyncs as f64 * 1e6;
+            writeln!(
+                out,
+                "  group commit: {} fsyncs, {:.1} writers each, round {round_us:.0} us = fsync {fsync_mean_us:.0} us \
+                 + {:.0} us other",
+                r.fsyncs,
+                r.released as f64 / r.fsyncs as f64,
+                round_us - fsync_mean_us
             )?;
         }
         if writers == 1024 {

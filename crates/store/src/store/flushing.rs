@@ -72,6 +72,18 @@ impl Inner {
     /// fsync ConsumeQueues and index, then record in the checkpoint what is durable.
     pub(super) fn flush_logics(&self) -> Result<()> {
         let dispatched = self.dispatched.load(Ordering::Acquire);
+        if let Some(entries) = &self.entries {
+            // A Raft log's checkpoint claims only entries that are durable (the CommitLog
+            // first, then the index, as `flush_entries`): start-up then knows that an index
+            // ending before the checkpoint lost committed entries (`open_entry_index`).
+            // Once the CommitLog is poisoned nothing more becomes durable, and no
+            // checkpoint is written (the next start recovers from the log itself).
+            if self.commitlog.is_poisoned() {
+                return Ok(());
+            }
+            self.commitlog.flush()?;
+            entries.lock().flush()?;
+        }
         for cq in self.all_cqs() {
             cq.flush()?;
         }

@@ -223,7 +223,8 @@ impl MessageStore {
         report.commit_log = cl_report;
         let cl_min = commitlog.min_offset();
         let entries = if config.enable_dleger_commit_log {
-            let (idx, r, cut) = raft::open_entry_index(&config, &commitlog)?;
+            let (idx, r, cut) =
+                raft::open_entry_index(&config, &commitlog, cp.map(|c| c.consume_queue_dispatched))?;
             report.raft_log = Some(r);
             report.raft_log_cut_bytes = cut;
             Some(Mutex::new(idx))

@@ -16,7 +16,9 @@
 //!   included (it writes the same closing blank record where the leader rolled a segment);
 //! - after a crash, records without their entry (written, but the entry not yet) are cut,
 //!   and entries whose bytes the CommitLog lost are dropped; an entry is durable once
-//!   [`MessageStore::flush_entries`] has returned (CommitLog first, then the index).
+//!   [`MessageStore::flush_entries`] has returned (CommitLog first, then the index);
+//! - an entry index that lost committed entries (it ends before the checkpoint's
+//!   dispatched offset) stops the store from opening instead of cutting the CommitLog.
 
 use super::*;
 use crate::entry_index::RaftEntry;
@@ -33,9 +35,17 @@ fn not_a_raft_log() -> StoreError {
 
 /// Opens the entry index at start-up and cuts the CommitLog back to what it covers.
 /// Returns the index, what it held, and how many CommitLog bytes were cut.
+///
+/// `dispatched` is the checkpoint's dispatched offset. In a Raft log only committed
+/// entries are dispatched, and the checkpoint is written only after the entries below it
+/// were made durable (see `Inner::flush_logics`), so an index that ends before it has lost
+/// durable, committed entries (files deleted, a disk that dropped writes). Cutting the
+/// CommitLog to such an index would silently drop acknowledged messages, and a Raft node
+/// must not rejoin its group without entries it had persisted: the store refuses to open.
 pub(super) fn open_entry_index(
     config: &MessageStoreConfig,
     commitlog: &CommitLog,
+    dispatched: Option<u64>,
 ) -> Result<(EntryIndex, EntryIndexRecovery, u64)> {
     let dir = config.raft_log_dir();
     let cl_min = commitlog.min_offset();
@@ -52,6 +62,17 @@ pub(super) fn open_entry_index(
     }
     let (index, report) = EntryIndex::open(&dir, config.raft_entries_per_file, cl_end)?;
     let covered = report.last.map_or(cl_min, |e| e.end()).max(cl_min);
+    if let Some(d) = dispatched.filter(|&d| d > covered && cl_end > covered) {
+        return Err(StoreError::InvalidEntry(format!(
+            "the Raft entry index ({}) covers the CommitLog only up to offset {covered}, but entries up to \
+             {} were committed and made durable (checkpoint): the entry index or the CommitLog lost durable \
+             entries, and cutting the CommitLog back would drop committed messages. Restore {} from a \
+             backup, or remove this node's store so that it copies the log from its group again",
+            dir.display(),
+            d.min(cl_end),
+            dir.display()
+        )));
+    }
     let mut cut = 0;
     if cl_end > covered {
         tracing::warn!(from = covered, to = cl_end, "cutting CommitLog records that have no Raft entry");
