@@ -319,7 +319,7 @@ impl MessageStore {
             inner_ref.reput_until(replay_to)?;
         }
         report.full_rebuild = rebuild;
-        inner_ref.recover_queue_table();
+        inner_ref.recover_queue_table()?;
         // Make what recovery built durable, then mark the store as running.
         inner_ref.flush_logics()?;
         File::create(inner_ref.config.abort_path())
@@ -852,17 +852,19 @@ impl Inner {
         Ok(())
     }
 
-    fn recover_queue_table(&self) {
+    /// Sets the next queue offsets from the ConsumeQueues and the undispatched records.
+    /// Fails (leaving the table as it was) when an undispatched record cannot be read:
+    /// going on would hand out queue offsets those records already hold.
+    fn recover_queue_table(&self) -> Result<()> {
         let mut table = QueueTable::default();
         for cq in self.all_cqs() {
             table.entry(cq.topic().to_string()).or_default().insert(cq.queue_id(), cq.max_offset());
         }
         let (from, to) = (self.dispatched.load(Ordering::Acquire), self.commitlog.written());
         if from < to {
-            if let Err(e) = self.cover_undispatched(from, to, &mut table) {
-                tracing::error!(error = %e, from, to, "could not read the queue offsets of undispatched records");
-            }
+            self.cover_undispatched(from, to, &mut table)?;
         }
         self.commitlog.set_queue_table(table);
+        Ok(())
     }
 }

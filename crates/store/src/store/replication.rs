@@ -45,8 +45,7 @@ impl MessageStore {
         if inner.dispatched.load(Ordering::Acquire) > offset {
             inner.dispatched.store(offset, Ordering::Release);
         }
-        inner.recover_queue_table();
-        Ok(())
+        inner.recover_queue_table()
     }
 
     /// Limits dispatch (visibility to consumers) to CommitLog bytes below `offset`: the
@@ -62,8 +61,9 @@ impl MessageStore {
     }
 
     /// Recomputes the next queue offsets from the ConsumeQueues (after a slave becomes
-    /// master, once dispatch has caught up).
-    pub fn recover_topic_queue_table(&self) {
-        self.inner.recover_queue_table();
+    /// master, once dispatch has caught up). Fails when a record not yet dispatched cannot
+    /// be read (its queue offset would be handed out again).
+    pub fn recover_topic_queue_table(&self) -> Result<()> {
+        self.inner.recover_queue_table()
     }
 }
