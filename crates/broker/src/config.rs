@@ -398,7 +398,7 @@ impl BrokerSettings {
             ("diskMaxUsedSpaceRatio", s.disk_max_used_space_ratio.to_string()),
             ("maxMessageSize", s.max_message_size.to_string()),
             ("messageIndexEnable", s.message_index_enable.to_string()),
-            ("warmMapedFileEnable", s.warm_maped_file_enable.to_string()),
+            ("warmMapedFileEnable", s.warm_commit_log().to_string()),
             ("enableDLegerCommitLog", s.enable_dleger_commit_log.to_string()),
         ])
     }

@@ -64,16 +64,17 @@ pub struct MessageStoreConfig {
     /// (it survives a process crash) while a pipelined burst costs one write, not one per
     /// message. A caller that sets this must commit before it acknowledges.
     pub deferred_commit: bool,
-    /// `warmMapedFileEnable` (RocketMQ's key and default, off; there it pre-touches the
-    /// pages of new mapped files): pre-write zeros into the CommitLog ahead of the appends,
-    /// so that appends overwrite blocks already written and a SYNC_FLUSH fsync writes only
-    /// the data, no block allocation or extent conversion (~115 µs per group-commit fsync
-    /// instead of ~170 here). It writes the log twice, and every cache flush of the disk
-    /// then also carries zeros: it pays when fsync latency is the limit (the store bench's
-    /// 64 SYNC_FLUSH writers re-putting from their acknowledgement: +40–55 %), not when the
-    /// disk's bandwidth is (the broker's SYNC_FLUSH sends at 64–256 in flight: no gain, a
-    /// worse p99). See the store README.
-    pub warm_maped_file_enable: bool,
+    /// `warmMapedFileEnable` (RocketMQ's key; there it pre-touches the pages of new mapped
+    /// files): pre-write zeros into the CommitLog ahead of the appends (with direct I/O, in
+    /// the background), so that appends overwrite blocks already written and a SYNC_FLUSH
+    /// fsync writes only the data, no block allocation or extent conversion (~115 µs per
+    /// group-commit fsync instead of ~170 here). Unset (`None`): on for SYNC_FLUSH, where
+    /// the group commit waits on every fsync (broker SYNC_FLUSH sends at 16–64 in flight:
+    /// +14–35 %), off for ASYNC_FLUSH, whose periodic flush gains nothing from it. RocketMQ's
+    /// default is off for both; it costs a second write of each segment until retention
+    /// recycles segments (then no zeros are written). See [`Self::warm_commit_log`] and the
+    /// store README.
+    pub warm_maped_file_enable: Option<bool>,
     /// `fileReservedTime`: hours a CommitLog segment is kept.
     pub file_reserved_time_hours: u64,
     /// `deleteWhen`: hours of day (`"04"`, `"04;05"`) when expired segments are deleted.
@@ -140,7 +141,7 @@ impl Default for MessageStoreConfig {
             sync_flush_timeout_ms: 5000,
             transient_store_pool_enable: false,
             deferred_commit: false,
-            warm_maped_file_enable: false,
+            warm_maped_file_enable: None,
             file_reserved_time_hours: 72,
             delete_when: vec![4],
             disk_max_used_space_ratio: 75,
@@ -288,7 +289,7 @@ impl MessageStoreConfig {
             }
             "syncFlushTimeout" => self.sync_flush_timeout_ms = parse_u64(key, value)?,
             "transientStorePoolEnable" => self.transient_store_pool_enable = parse_bool(key, value)?,
-            "warmMapedFileEnable" => self.warm_maped_file_enable = parse_bool(key, value)?,
+            "warmMapedFileEnable" => self.warm_maped_file_enable = Some(parse_bool(key, value)?),
             "fileReservedTime" => self.file_reserved_time_hours = parse_u64(key, value)?,
             "deleteWhen" => self.delete_when = parse_delete_when(key, value)?,
             "diskMaxUsedSpaceRatio" => {
@@ -398,6 +399,12 @@ impl MessageStoreConfig {
         self.store_path_root_dir.join("index")
     }
 
+    /// Whether the CommitLog is pre-written: `warmMapedFileEnable` when set, else on for
+    /// SYNC_FLUSH only.
+    pub fn warm_commit_log(&self) -> bool {
+        self.warm_maped_file_enable.unwrap_or(self.flush_disk_type == FlushDiskType::SyncFlush)
+    }
+
     /// The Raft entry index (`enableDLegerCommitLog`).
     pub fn raft_log_dir(&self) -> PathBuf {
         self.store_path_root_dir.join("raftlog")
@@ -466,11 +473,17 @@ mod tests {
     }
 
     #[test]
-    fn prewriting_is_off_by_default() {
+    fn prewriting_is_on_for_sync_flush_unless_set() {
         let mut c = MessageStoreConfig::default();
-        assert!(!c.warm_maped_file_enable);
+        assert_eq!(c.warm_maped_file_enable, None);
+        assert!(!c.warm_commit_log(), "ASYNC_FLUSH by default");
+        c.flush_disk_type = FlushDiskType::SyncFlush;
+        assert!(c.warm_commit_log());
+        c.set("warmMapedFileEnable", "false").unwrap();
+        assert!(!c.warm_commit_log());
+        c.flush_disk_type = FlushDiskType::AsyncFlush;
         c.set("warmMapedFileEnable", "true").unwrap();
-        assert!(c.warm_maped_file_enable);
+        assert!(c.warm_commit_log());
         assert!(c.set("warmMapedFileEnable", "maybe").is_err());
     }
 

@@ -161,7 +161,7 @@ fn sync_flush_concurrent_writers(warm: bool) {
     let dir = tempfile::tempdir().unwrap();
     let env = Env::new();
     let mut cfg = small_config(dir.path(), FlushDiskType::SyncFlush);
-    cfg.warm_maped_file_enable = warm;
+    cfg.warm_maped_file_enable = Some(warm);
     let store = Arc::new(env.open(&cfg));
     let mut threads = Vec::new();
     for t in 0..16 {

@@ -61,7 +61,12 @@ fn main() {
     let threads: u64 = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(4);
     let raft = args.get(4).is_some_and(|a| a == "raft");
     let mut cfg = config(std::path::Path::new(dir), raft);
-    cfg.warm_maped_file_enable = args.get(4).is_some_and(|a| a == "warm");
+    // Explicit for the plain and warm modes (pre-writing is the SYNC_FLUSH default);
+    // recycle keeps the default: recycled segments are not pre-written.
+    cfg.warm_maped_file_enable = match args.get(4).map(String::as_str) {
+        Some("recycle") => None,
+        mode => Some(mode == Some("warm")),
+    };
     if args.get(4).is_some_and(|a| a == "recycle") {
         cfg.file_reserved_time_hours = 0;
         cfg.delete_when = (0..24).collect();

@@ -66,8 +66,8 @@ struct Args {
     /// Backlog: CommitLog segment size in MiB (1 GiB, RocketMQ's default).
     backlog_segment_mb: u64,
     /// `--warm true|false`: `warmMapedFileEnable` for every store of the run (default:
-    /// false, the store's default).
-    warm: bool,
+    /// unset, the store's default: pre-written in SYNC_FLUSH, not in ASYNC_FLUSH).
+    warm: Option<bool>,
     /// `--retention true|false`: retention deletes every segment as soon as it may (no
     /// reserved time, every hour, a cleaner every 50 ms), so that each new segment is made
     /// from a recycled one: a long-running broker's steady state. Warms up with three
@@ -102,7 +102,7 @@ fn parse_args() -> Args {
         backlog_gb: 0.0,
         cold: false,
         backlog_segment_mb: 1024,
-        warm: false,
+        warm: None,
         retention: false,
     };
     let argv: Vec<String> = std::env::args().skip(1).collect();
@@ -120,7 +120,7 @@ fn parse_args() -> Args {
             "--backlog-gb" => a.backlog_gb = v.parse().unwrap_or(0.0),
             "--backlog-segment-mb" => a.backlog_segment_mb = v.parse().unwrap_or(1024).max(1),
             "--dir" => a.dir = PathBuf::from(v),
-            "--warm" => a.warm = v == "true",
+            "--warm" => a.warm = Some(v == "true"),
             "--retention" => a.retention = v == "true",
             "--messages" => a.messages = v.parse().unwrap_or(a.messages),
             "--size" => a.size = v.parse().unwrap_or(a.size),
@@ -289,7 +289,7 @@ fn open_store(
     write_buffer: bool,
     deferred_commit: bool,
     segment: u64,
-    warm: bool,
+    warm: Option<bool>,
     retention: bool,
 ) -> BenchResult<Arc<MessageStore>> {
     let _ = std::fs::remove_dir_all(dir);
@@ -817,8 +817,8 @@ fn main() -> BenchResult<()> {
     let group_bytes = 64 * record;
     let group_new_us = group_fsync_us(&a.dir, group_bytes, false)?;
     let group_warm_us = group_fsync_us(&a.dir, group_bytes, true)?;
-    // The SYNC rows run with the log's own kind of space.
-    let group_us = if a.warm || a.retention { group_warm_us } else { group_new_us };
+    // The SYNC rows run with the log's own kind of space (pre-written by default).
+    let group_us = if a.warm.unwrap_or(true) || a.retention { group_warm_us } else { group_new_us };
     let mut out = std::io::stdout();
     writeln!(
         out,

@@ -38,7 +38,7 @@ use crate::error::{Result, StoreError};
 use crate::fasthash::FastMap;
 use crate::flush::{AppendResult, FlushWatch};
 use crate::record::{self, Peeked, PutMessage, END_FILE_MIN_BLANK_LENGTH};
-use crate::segment::{list_segment_files, sync_dir, Segment, Space};
+use crate::segment::{list_segment_files, sync_dir, AlignedZeros, Segment, Space, DIRECT_ALIGN};
 use crate::stats::FlushStats;
 
 /// Bytes read per system call while scanning the log.
@@ -52,8 +52,8 @@ const BLOCK: u64 = 4096;
 /// Rounds a committing thread makes while other writers keep appending.
 const COMMIT_ROUNDS: usize = 4;
 /// Pre-writing (`warmMapedFileEnable`): how far past the appends the next segment is
-/// pre-written at least (one segment size if larger), how much is written back at a time,
-/// and the size of one write (a roll into the segment waits for at most one, ~0.1 ms).
+/// pre-written at least (one segment size if larger), how much one step writes, and the
+/// size of one write (a roll into the segment waits for at most one, ~0.1 ms).
 const WARM_AHEAD: u64 = 32 << 20;
 const WARM_BATCH: u64 = 4 << 20;
 const WARM_CHUNK: u64 = 256 << 10;
@@ -136,7 +136,8 @@ pub(crate) struct SegmentPrep {
     /// Pre-write zeros ahead of the append position, so that appends overwrite blocks
     /// that are already written: an fsync then writes the data and nothing else (no block
     /// allocation or extent conversion to record), which is what a SYNC_FLUSH group commit
-    /// waits for. Costs writing the log twice (zeros, then data) and some CPU.
+    /// waits for. Costs writing the log twice (zeros, then data); with direct I/O, hardly
+    /// any CPU.
     pub(crate) warm: bool,
 }
 

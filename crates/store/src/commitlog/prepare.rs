@@ -57,7 +57,7 @@ impl CommitLog {
     /// creation, and (with `warm`) pre-writing zeros ahead of the appends. Runs until
     /// [`CommitLog::stop_prealloc`].
     pub(crate) fn prealloc_loop(&self) {
-        let zeros = if self.prep.warm { vec![0u8; WARM_CHUNK as usize] } else { Vec::new() };
+        let zeros = AlignedZeros::new(if self.prep.warm { WARM_CHUNK as usize } else { 0 });
         if self.prep.warm {
             if let Err(e) = crate::sys::set_idle_io_priority() {
                 tracing::debug!(error = %e, "could not lower the preparing thread's I/O priority");
@@ -90,7 +90,7 @@ impl CommitLog {
             }
             if warm {
                 drop(p);
-                let step = self.warm_ahead(&zeros);
+                let step = self.warm_ahead(zeros.get());
                 p = self.prealloc.lock();
                 match step {
                     Ok(true) => continue,
@@ -127,12 +127,25 @@ impl CommitLog {
         if from >= target || self.is_poisoned() {
             return Ok(false);
         }
-        let end = (from + WARM_BATCH).min(target);
+        // Whole blocks (direct I/O writes nothing else), unless the segment ends there.
+        let mut end = (from + WARM_BATCH).min(target);
+        if end < next.end() {
+            end -= (end - next.start()) % DIRECT_ALIGN;
+        }
+        if end <= from {
+            return Ok(false);
+        }
         Ok(self.prewrite_next(&next, from, end, zeros)? > from)
     }
 
     /// Writes zeros over `[from, end)` of `next` as long as it is still the pre-created
-    /// segment, and writes them back; returns where it stopped.
+    /// segment, and makes sure they are on the device; returns where it stopped.
+    ///
+    /// With direct I/O where the filesystem takes it: the zeros go to the device without
+    /// passing through the page cache, which costs the CPU almost nothing (a buffered
+    /// write copies every byte, and the kernel's writeback handles every page) and leaves
+    /// the page cache to the data. The appends then write into uncached blocks, which is
+    /// why commits into pre-written space end on a block boundary (`commit_to`).
     ///
     /// Why this cannot overwrite a message: appends reach a segment only after a roll has
     /// taken it from `prealloc.ready`, under the `prealloc` lock; each write here holds that
@@ -146,18 +159,29 @@ impl CommitLog {
         end: u64,
         zeros: &[u8],
     ) -> Result<u64> {
+        let direct = next.open_direct();
         let mut pos = from;
+        let mut buffered = false;
         while pos < end {
             let p = self.prealloc.lock();
             if !p.ready.as_ref().is_some_and(|r| Arc::ptr_eq(r, next)) {
                 break;
             }
             let len = (end - pos).min(zeros.len() as u64);
-            next.write_at(pos - next.start(), &zeros[..len as usize])?;
+            let chunk = &zeros[..len as usize];
+            let file_pos = pos - next.start();
+            let done = match &direct {
+                Some(d) => next.write_direct(d, file_pos, chunk)?,
+                None => false,
+            };
+            if !done {
+                next.write_at(file_pos, chunk)?;
+                buffered = true;
+            }
             pos += len;
             self.warm_until.store(pos, Ordering::Release);
         }
-        if pos > from {
+        if buffered && pos > from {
             next.write_back(from - next.start(), pos - from)?;
         }
         Ok(pos)

@@ -63,9 +63,10 @@ const READ_SPAN_MAX: u64 = 64 << 10;
 const QUERY_MAX: usize = 64;
 
 /// How CommitLog segments are prepared: reserved (fallocate) unless this is a SYNC_FLUSH
-/// log that is not pre-written (see `Space`), pre-written when configured.
+/// log that is not pre-written (see `Space`), pre-written when configured (by default in
+/// SYNC_FLUSH, [`MessageStoreConfig::warm_commit_log`]).
 fn segment_prep(config: &MessageStoreConfig) -> SegmentPrep {
-    let warm = config.warm_maped_file_enable;
+    let warm = config.warm_commit_log();
     let space = if config.flush_disk_type == FlushDiskType::SyncFlush && !warm {
         Space::Sparse
     } else {
