@@ -69,8 +69,9 @@ pub struct MessageStoreConfig {
     /// the background), so that appends overwrite blocks already written and a SYNC_FLUSH
     /// fsync writes only the data, no block allocation or extent conversion (~115 µs per
     /// group-commit fsync instead of ~170 here). Unset (`None`): on for SYNC_FLUSH, where
-    /// the group commit waits on every fsync (broker SYNC_FLUSH sends at 16–64 in flight:
-    /// +14–35 %), off for ASYNC_FLUSH, whose periodic flush gains nothing from it. RocketMQ's
+    /// the group commit waits on every fsync (broker SYNC_FLUSH sends: +23–35 % at 16 in
+    /// flight, +3–33 % at 64), off for ASYNC_FLUSH, whose periodic flush gains nothing from
+    /// it. RocketMQ's
     /// default is off for both; it costs a second write of each segment until retention
     /// recycles segments (then no zeros are written). See [`Self::warm_commit_log`] and the
     /// store README.

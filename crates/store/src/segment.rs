@@ -202,8 +202,9 @@ impl Segment {
 
     /// Writes `data` at `file_pos` through `direct` (from [`Segment::open_direct`]),
     /// bypassing the page cache: `file_pos`, `data`'s length and its address must be
-    /// multiples of [`DIRECT_ALIGN`]. Returns `false`, having written nothing, where the
-    /// filesystem refuses this write (`EINVAL`): the caller writes through the page cache.
+    /// multiples of [`DIRECT_ALIGN`]. Returns `false` when they are not, or where the
+    /// filesystem refuses the write (`EINVAL`, maybe after a part of it): the caller then
+    /// writes the same bytes through the page cache.
     pub(crate) fn write_direct(&self, direct: &File, file_pos: u64, data: &[u8]) -> Result<bool> {
         if file_pos + data.len() as u64 > self.size
             || !file_pos.is_multiple_of(DIRECT_ALIGN)
