@@ -180,14 +180,7 @@ impl Segment {
         let mut pos = from;
         while pos < to.min(self.size) {
             let n = (to.min(self.size) - pos).min(zeros.len() as u64) as usize;
-            let chunk = &zeros.get()[..n];
-            let done = match &direct {
-                Some(d) => self.write_direct(d, pos, chunk)?,
-                None => false,
-            };
-            if !done {
-                self.write_at(pos, chunk)?;
-            }
+            self.write_preferably_direct(direct.as_ref(), pos, &zeros.get()[..n])?;
             pos += n as u64;
         }
         Ok(())
@@ -218,6 +211,23 @@ impl Segment {
             Err(e) if e.raw_os_error() == Some(libc::EINVAL) => Ok(false),
             Err(e) => Err(StoreError::io(&self.path, e)),
         }
+    }
+
+    /// Writes `data` at `file_pos` through `direct` where it can, else through the page
+    /// cache; returns whether it went through the page cache.
+    pub(crate) fn write_preferably_direct(
+        &self,
+        direct: Option<&File>,
+        file_pos: u64,
+        data: &[u8],
+    ) -> Result<bool> {
+        if let Some(d) = direct {
+            if self.write_direct(d, file_pos, data)? {
+                return Ok(false);
+            }
+        }
+        self.write_at(file_pos, data)?;
+        Ok(true)
     }
 
     /// Starts writing back `len` bytes at `file_pos` and waits until they are on the

@@ -168,16 +168,8 @@ impl CommitLog {
                 break;
             }
             let len = (end - pos).min(zeros.len() as u64);
-            let chunk = &zeros[..len as usize];
-            let file_pos = pos - next.start();
-            let done = match &direct {
-                Some(d) => next.write_direct(d, file_pos, chunk)?,
-                None => false,
-            };
-            if !done {
-                next.write_at(file_pos, chunk)?;
-                buffered = true;
-            }
+            buffered |=
+                next.write_preferably_direct(direct.as_ref(), pos - next.start(), &zeros[..len as usize])?;
             pos += len;
             self.warm_until.store(pos, Ordering::Release);
         }
