@@ -59,6 +59,8 @@ const WARM_BATCH: u64 = 4 << 20;
 const WARM_CHUNK: u64 = 256 << 10;
 /// How much of the tail a pre-written log pre-writes when it opens.
 const WARM_AT_OPEN: u64 = 128 << 20;
+/// How long pre-writing pauses after it failed (a full disk, say).
+const WARM_RETRY: std::time::Duration = std::time::Duration::from_secs(10);
 /// How often the preparing thread checks whether appends have used up the zeroed space.
 const WARM_POLL: std::time::Duration = std::time::Duration::from_millis(5);
 

@@ -63,7 +63,9 @@ impl CommitLog {
                 tracing::debug!(error = %e, "could not lower the preparing thread's I/O priority");
             }
         }
-        let mut warm = self.prep.warm;
+        let warm = self.prep.warm;
+        // After a failed pre-write (a full disk, say), none until then.
+        let mut paused_until: Option<std::time::Instant> = None;
         let mut p = self.prealloc.lock();
         loop {
             if p.stop {
@@ -89,6 +91,12 @@ impl CommitLog {
                 continue;
             }
             if warm {
+                let now = std::time::Instant::now();
+                if let Some(until) = paused_until.filter(|&u| u > now) {
+                    self.prealloc_cond.wait_for(&mut p, until - now);
+                    continue;
+                }
+                paused_until = None;
                 drop(p);
                 let step = self.warm_ahead(zeros.get());
                 p = self.prealloc.lock();
@@ -97,8 +105,12 @@ impl CommitLog {
                     Ok(false) => {}
                     Err(e) => {
                         // Only a speed-up: the appends report real write errors themselves.
-                        tracing::warn!(error = %e, "pre-writing the CommitLog failed; not trying again");
-                        warm = false;
+                        tracing::warn!(
+                            error = %e,
+                            retry_in_s = WARM_RETRY.as_secs(),
+                            "pre-writing the CommitLog failed"
+                        );
+                        paused_until = Some(std::time::Instant::now() + WARM_RETRY);
                     }
                 }
                 self.prealloc_cond.wait_for(&mut p, WARM_POLL);
