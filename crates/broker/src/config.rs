@@ -451,5 +451,9 @@ mod tests {
         t.apply_properties(&s.to_properties(), "y").unwrap();
         assert_eq!(t.broker, s.broker);
         assert_eq!(t.store.flush_disk_type, FlushDiskType::SyncFlush);
+        // Printed as it takes effect: pre-written by default for SYNC_FLUSH, not for ASYNC.
+        assert!(s.to_properties().contains("warmMapedFileEnable=true"));
+        assert!(t.store.warm_commit_log());
+        assert!(BrokerSettings::default().to_properties().contains("warmMapedFileEnable=false"));
     }
 }
