@@ -340,11 +340,14 @@ impl FlushWatch {
     /// Group commit's gathering step (the flusher, before an fsync): waits until `target`
     /// waiters are registered (the writers the last fsync released have appended again)
     /// or `max_wait` passes, so that one fsync serves them all instead of the first few.
-    pub(crate) fn gather(&self, target: usize, max_wait: Duration) {
+    /// Returns whether `target` waiters were there (or the watch was shut down or poisoned),
+    /// `false` when `max_wait` ran out first.
+    pub(crate) fn gather(&self, target: usize, max_wait: Duration) -> bool {
         let deadline = Instant::now() + max_wait;
         let mut st = self.state.lock();
-        if st.waiting() >= target || st.shutdown || st.poisoned.is_some() {
-            return;
+        let done = |st: &WatchState| st.waiting() >= target || st.shutdown || st.poisoned.is_some();
+        if done(&st) {
+            return true;
         }
         st.gather_target = target;
         st.gathering = true;
@@ -354,6 +357,7 @@ impl FlushWatch {
             }
         }
         st.gathering = false;
+        done(&st)
     }
 }
 
@@ -511,7 +515,7 @@ mod tests {
             })
             .collect();
         // The gathering step returns once every writer is registered.
-        watch.gather(n as usize, Duration::from_secs(30));
+        assert!(watch.gather(n as usize, Duration::from_secs(30)));
         assert_eq!(watch.state.lock().waiting(), n as usize);
         let started = Instant::now();
         assert_eq!(watch.advance(n), n as usize);
@@ -524,7 +528,7 @@ mod tests {
         // A partial advance wakes only those it covers.
         let w = watch.clone();
         let late = std::thread::spawn(move || w.wait(n + 10, Duration::from_secs(30)).unwrap());
-        watch.gather(1, Duration::from_secs(30));
+        assert!(watch.gather(1, Duration::from_secs(30)));
         assert_eq!(watch.advance(n + 5), 1);
         std::thread::sleep(Duration::from_millis(20));
         assert!(!late.is_finished());
@@ -556,10 +560,9 @@ mod tests {
         for end in [10, 20, 30] {
             PutHandle::waiting(append(end), watch.clone(), Duration::from_secs(5)).on_durable(make(end));
         }
-        // Registered callbacks are waiters: the gathering step sees them at once.
-        let started = Instant::now();
-        watch.gather(3, Duration::from_secs(5));
-        assert!(started.elapsed() < Duration::from_secs(1));
+        // Registered callbacks are waiters: the gathering step sees them.
+        assert!(watch.gather(3, Duration::from_secs(5)));
+        assert!(!watch.gather(4, Duration::from_millis(1)), "a fourth never comes");
         assert_eq!(watch.advance(20), 3);
         assert_eq!(*seen.lock(), vec![(10, Ok(PutMessageStatus::PutOk)), (20, Ok(PutMessageStatus::PutOk))]);
         watch.advance(30);
@@ -596,7 +599,7 @@ mod tests {
         let watch = Arc::new(FlushWatch::new(0));
         let w = watch.clone();
         let t = std::thread::spawn(move || w.wait(10, Duration::from_secs(30)));
-        watch.gather(1, Duration::from_secs(30));
+        assert!(watch.gather(1, Duration::from_secs(30)));
         watch.shutdown();
         assert!(matches!(t.join().unwrap(), Err(StoreError::Shutdown)));
     }

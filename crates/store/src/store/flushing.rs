@@ -18,7 +18,7 @@ impl Inner {
                         // appending again. Wait for them (at most about one fsync time) so
                         // that this fsync serves them all, without first sleeping on the
                         // flush signal (one wake-up less per round).
-                        self.commitlog.watch.gather(last_waiters, last_fsync.min(MAX_GATHER));
+                        let _ = self.commitlog.watch.gather(last_waiters, last_fsync.min(MAX_GATHER));
                     } else {
                         self.flush_signal.wait(Duration::from_millis(10));
                     }
