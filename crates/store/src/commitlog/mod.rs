@@ -80,9 +80,33 @@ struct AppendState {
     /// Next ConsumeQueue offset of every topic and queue (RocketMQ's topicQueueTable).
     queue_table: QueueTable,
     last_store_ts: i64,
+    /// How far the tail segment is pre-written (`warmMapedFileEnable`; see `warm_tail`).
+    tail_warmed: u64,
+    /// `[from, to)` of the tail the preparing thread is writing zeros to right now. No
+    /// append may write there meanwhile: appends that would wait on `fence_cond`.
+    zeroing: Option<(u64, u64)>,
+    /// Appends waiting for `zeroing` to end: no new zeroing starts while there are any,
+    /// so that a large append cannot be held up round after round.
+    fence_waiters: usize,
 }
 
 impl AppendState {
+    /// Whether appending `need` bytes (and maybe a closing blank record) at `append_pos`
+    /// would reach the range being zeroed. Only the tail is ever zeroed, so an append
+    /// that has rolled past it is never held up.
+    fn blocked_by_zeroing(&self, need: u64) -> bool {
+        self.zeroing.is_some_and(|(from, to)| {
+            self.append_pos < to && self.append_pos + need + END_FILE_MIN_BLANK_LENGTH as u64 > from
+        })
+    }
+
+    /// Waits (releasing `st`) until the zeroing in progress ends.
+    fn wait_for_zeroing(cond: &Condvar, st: &mut parking_lot::MutexGuard<'_, AppendState>) {
+        st.fence_waiters += 1;
+        cond.wait(st);
+        st.fence_waiters -= 1;
+    }
+
     /// The buffer to append to for position `append_pos` in `tail`.
     fn chunk(&mut self) -> &mut Vec<u8> {
         let file_pos = self.append_pos - self.tail.start();
@@ -161,6 +185,8 @@ pub(crate) struct CommitLog {
     poisoned: AtomicBool,
     prealloc: Mutex<PreallocState>,
     prealloc_cond: Condvar,
+    /// Signalled when zeroing the tail ends (`AppendState::zeroing`), with `state`.
+    fence_cond: Condvar,
     /// Every fsync's time, bytes and released waiters (the broker's metrics page).
     pub(crate) stats: FlushStats,
 }
@@ -247,7 +273,8 @@ impl CommitLog {
         // fsyncs wait for the zeros. Later segments are pre-written in the background
         // before they become the tail.
         let warm_until = if prep.warm {
-            let until = page_up(end).saturating_add(WARM_AT_OPEN).min(tail.end());
+            let window = WARM_AT_OPEN.min(segment_size / 4);
+            let until = page_up(end).saturating_add(window).min(tail.end());
             tail.fill_zeros(page_up(end) - tail.start(), until - tail.start())?;
             until
         } else {
@@ -275,6 +302,9 @@ impl CommitLog {
                 spare: Vec::new(),
                 queue_table: QueueTable::default(),
                 last_store_ts: last_ts,
+                tail_warmed: warm_until,
+                zeroing: None,
+                fence_waiters: 0,
             }),
             commit_lock: Mutex::new(()),
             flush_lock: Mutex::new(()),
@@ -287,6 +317,7 @@ impl CommitLog {
                 ..PreallocState::default()
             }),
             prealloc_cond: Condvar::new(),
+            fence_cond: Condvar::new(),
             stats: FlushStats::default(),
         };
         Ok((log, report))
@@ -346,8 +377,18 @@ impl CommitLog {
         self.segments.write().push(next.clone());
         st.append_pos = next.start();
         self.appended.store(st.append_pos, Ordering::Release);
+        st.tail_warmed = self.warmed_extent(&next);
         st.tail = next;
         Ok(())
+    }
+
+    /// How far `seg`, about to become the tail, is pre-written: whole when recycled, else
+    /// as far as the preparing thread got with it.
+    fn warmed_extent(&self, seg: &Segment) -> u64 {
+        if seg.written_through() {
+            return seg.end();
+        }
+        self.warm_until.load(Ordering::Acquire).clamp(seg.start(), seg.end())
     }
 
     /// Appends `msgs` (one message, or a batch kept contiguous in one segment) with
@@ -367,6 +408,9 @@ impl CommitLog {
             total += m.check(max_message_size)? as u64;
         }
         let mut st = self.state.lock();
+        while st.blocked_by_zeroing(total) {
+            AppendState::wait_for_zeroing(&self.fence_cond, &mut st);
+        }
         self.check_writable()?;
         self.ensure_room(&mut st, total)?;
         let wrote_offset = st.append_pos;
@@ -424,6 +468,9 @@ impl CommitLog {
     /// segment's start.
     pub(crate) fn close_segment_at(&self, offset: u64) -> Result<u64> {
         let mut st = self.state.lock();
+        while st.blocked_by_zeroing(0) {
+            AppendState::wait_for_zeroing(&self.fence_cond, &mut st);
+        }
         self.check_writable()?;
         if offset != st.append_pos {
             return Err(StoreError::AppendOffsetMismatch { offset, expected: st.append_pos });
@@ -449,10 +496,15 @@ impl CommitLog {
                 if st.append_pos == st.tail.end() {
                     let next = self.obtain_segment(st.tail.end())?;
                     self.segments.write().push(next.clone());
+                    st.tail_warmed = self.warmed_extent(&next);
                     st.tail = next;
                 }
                 let room = (st.tail.end() - st.append_pos) as usize;
                 let n = room.min(rest.len());
+                if st.blocked_by_zeroing(n as u64) {
+                    AppendState::wait_for_zeroing(&self.fence_cond, &mut st);
+                    continue;
+                }
                 let (now, later) = rest.split_at(n);
                 st.chunk().extend_from_slice(now);
                 st.append_pos += n as u64;
@@ -669,6 +721,10 @@ impl CommitLog {
         let _f = self.flush_lock.lock();
         let _c = self.commit_lock.lock();
         let mut st = self.state.lock();
+        // Not under zeros being written (at most one batch, a few milliseconds).
+        while st.zeroing.is_some() {
+            AppendState::wait_for_zeroing(&self.fence_cond, &mut st);
+        }
         if !st.pending.is_empty() {
             return Err(StoreError::NotWritable("appends raced with a truncation"));
         }
@@ -703,6 +759,7 @@ impl CommitLog {
         }
         st.tail = tail;
         st.append_pos = offset;
+        st.tail_warmed = offset;
         self.appended.store(offset, Ordering::Release);
         self.written.store(offset, Ordering::Release);
         if self.watch.flushed() > offset {

@@ -98,7 +98,11 @@ impl CommitLog {
                 }
                 paused_until = None;
                 drop(p);
-                let step = self.warm_ahead(zeros.get());
+                // The tail first: it is what the next fsyncs write into.
+                let step = match self.warm_tail(zeros.get()) {
+                    Ok(false) => self.warm_ahead(zeros.get()),
+                    other => other,
+                };
                 p = self.prealloc.lock();
                 match step {
                     Ok(true) => continue,
@@ -118,6 +122,83 @@ impl CommitLog {
             }
             self.prealloc_cond.wait(&mut p);
         }
+    }
+
+    /// Pre-writes up to one batch of zeros into the tail segment ahead of the appends;
+    /// returns whether it wrote anything. The tail of a new log, or of one just opened, is
+    /// pre-written only [`WARM_AT_OPEN`] past its end at open; this does the rest in the
+    /// background, [`Self::tail_warm_ahead`] ahead of the appends.
+    ///
+    /// Why this cannot overwrite a message: the range is chosen, and marked as being
+    /// zeroed (`AppendState::zeroing`), under the append lock, starting at least
+    /// [`Self::tail_margin`] past the append position; an append that would reach it
+    /// waits until the zeros are written (`blocked_by_zeroing`), and so does a truncation.
+    /// Appends only ever write at the append position and after it (commits write what
+    /// was appended, padded to the block end, which the range starts on). The zeroing
+    /// does not start while an append is waiting, so appends are never held up for long.
+    pub(super) fn warm_tail(&self, zeros: &[u8]) -> Result<bool> {
+        let (tail, from, end) = {
+            let mut st = self.state.lock();
+            if st.zeroing.is_some() || st.fence_waiters > 0 || self.is_poisoned() || zeros.is_empty() {
+                return Ok(false);
+            }
+            let tail = st.tail.clone();
+            let from = st.tail_warmed.max(page_up(st.append_pos + self.tail_margin()));
+            let target = (st.append_pos + self.tail_warm_ahead()).min(tail.end());
+            let mut end = (from + self.tail_warm_batch()).min(target);
+            if end < tail.end() {
+                end -= (end - tail.start()) % DIRECT_ALIGN;
+            }
+            if end <= from {
+                return Ok(false);
+            }
+            st.zeroing = Some((from, end));
+            (tail, from, end)
+        };
+        let written = (|| -> Result<()> {
+            let direct = tail.open_direct();
+            let mut buffered = false;
+            let mut pos = from;
+            while pos < end {
+                let len = (end - pos).min(zeros.len() as u64);
+                buffered |= tail.write_preferably_direct(
+                    direct.as_ref(),
+                    pos - tail.start(),
+                    &zeros[..len as usize],
+                )?;
+                pos += len;
+            }
+            if buffered {
+                tail.write_back(from - tail.start(), end - from)?;
+            }
+            Ok(())
+        })();
+        {
+            let mut st = self.state.lock();
+            st.zeroing = None;
+            // Still the same tail: a roll may have come (appends into the next segment do
+            // not wait for this), and then the new tail's extent stands.
+            if written.is_ok() && Arc::ptr_eq(&st.tail, &tail) {
+                st.tail_warmed = st.tail_warmed.max(end);
+            }
+        }
+        self.fence_cond.notify_all();
+        written.map(|()| true)
+    }
+
+    /// How far ahead of the appends the tail is pre-written (a quarter segment at most).
+    pub(super) fn tail_warm_ahead(&self) -> u64 {
+        WARM_AHEAD.min(self.segment_size / 4)
+    }
+
+    /// The gap between the append position and zeros being written into the tail.
+    pub(super) fn tail_margin(&self) -> u64 {
+        (self.segment_size / 16).clamp(BLOCK, 8 << 20)
+    }
+
+    /// The most one zeroing of the tail writes (appends reaching it wait for it).
+    pub(super) fn tail_warm_batch(&self) -> u64 {
+        WARM_BATCH.min(self.segment_size / 8).max(DIRECT_ALIGN)
     }
 
     /// Pre-writes up to one batch of zeros into the pre-created next segment and writes

@@ -28,8 +28,9 @@ fn assert_readable(log: &CommitLog, appended: &[AppendResult]) {
 fn a_warm_log_prewrites_its_tail_at_open() {
     let dir = tempfile::tempdir().unwrap();
     let log = open(dir.path(), true);
-    assert_eq!(log.warm_until.load(Ordering::Acquire), SEGMENT.min(WARM_AT_OPEN));
-    // The tail is done and there is no next segment yet: nothing to do.
+    assert_eq!(log.warm_until.load(Ordering::Acquire), (SEGMENT / 4).min(WARM_AT_OPEN));
+    assert_eq!(log.state.lock().tail_warmed, SEGMENT / 4);
+    // There is no next segment yet: nothing to do there.
     assert!(!log.warm_ahead(&vec![0u8; WARM_CHUNK as usize]).unwrap());
     let cold = tempfile::tempdir().unwrap();
     assert_eq!(open(cold.path(), false).warm_until.load(Ordering::Acquire), 0);
@@ -193,4 +194,112 @@ fn commits_into_written_through_segments_end_on_a_block_boundary() {
     log.commit_all().unwrap();
     assert_eq!(log.written(), appended.last().unwrap().end_offset());
     assert_readable(&log, &appended);
+}
+
+/// The tail is pre-written in the background while writers append to it: every record
+/// stays intact, and the zeros get ahead of the appends.
+#[test]
+fn the_tail_is_prewritten_ahead_of_the_appends_without_touching_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = Arc::new(open(dir.path(), true));
+    let stop = Arc::new(AtomicBool::new(false));
+    let zeroer = {
+        let (log, stop) = (log.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let zeros = AlignedZeros::new(WARM_CHUNK as usize);
+            let mut batches = 0;
+            while !stop.load(Ordering::Acquire) {
+                if log.warm_tail(zeros.get()).unwrap() {
+                    batches += 1;
+                } else {
+                    std::thread::yield_now();
+                }
+            }
+            batches
+        })
+    };
+    let writers: Vec<_> = (0..4)
+        .map(|w| {
+            let log = log.clone();
+            std::thread::spawn(move || {
+                (0..1500)
+                    .map(|i| {
+                        let body = format!("writer {w} message {i} ").repeat(8);
+                        let a = log
+                            .append(&[PutMessage::new("T", w, body.clone().into_bytes())], 1, 1 << 20)
+                            .unwrap();
+                        if i % 50 == 0 {
+                            log.commit_all().unwrap();
+                        }
+                        (a, body)
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let appended: Vec<(AppendResult, String)> = writers.into_iter().flat_map(|t| t.join().unwrap()).collect();
+    stop.store(true, Ordering::Release);
+    let batches = zeroer.join().unwrap();
+    log.commit_all().unwrap();
+    assert!(log.appended() > SEGMENT, "the appends rolled into a second segment");
+    assert!(batches > 0, "the tail was pre-written while the writers ran");
+    for (a, body) in &appended {
+        let rec = log.read_record(a.wrote_offset).unwrap();
+        assert_eq!(rec.len() as u64, a.wrote_bytes);
+        assert!(
+            rec.windows(body.len()).any(|w| w == body.as_bytes()),
+            "record at {} damaged",
+            a.wrote_offset
+        );
+    }
+}
+
+/// An append that would write into the range being zeroed waits until the zeros are
+/// written; one that stays below it does not.
+#[test]
+fn an_append_reaching_the_range_being_zeroed_waits_for_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = Arc::new(open(dir.path(), true));
+    let at = log.appended();
+    log.state.lock().zeroing = Some((at + 8192, at + 16384));
+    append(&log, 0); // ~300 bytes: stays below
+    let blocked = {
+        let log = log.clone();
+        std::thread::spawn(move || {
+            let big = vec![b'x'; 12_000];
+            log.append(&[PutMessage::new("T", 0, big)], 1, 1 << 20).unwrap()
+        })
+    };
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    assert!(!blocked.is_finished(), "an append across the zeroed range must wait");
+    assert_eq!(log.state.lock().fence_waiters, 1);
+    log.state.lock().zeroing = None;
+    log.fence_cond.notify_all();
+    let a = blocked.join().unwrap();
+    assert!(a.wrote_offset + a.wrote_bytes > at + 8192);
+    // And no zeroing starts while an append waits.
+    let mut st = log.state.lock();
+    st.fence_waiters = 1;
+    drop(st);
+    assert!(!log.warm_tail(AlignedZeros::new(WARM_CHUNK as usize).get()).unwrap());
+}
+
+/// Appends that got ahead of the pre-written part are never zeroed: the zeroing starts a
+/// margin past the append position.
+#[test]
+fn tail_zeroing_starts_past_appends_that_got_ahead() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = open(dir.path(), true);
+    let appended: Vec<AppendResult> = (0..1000).map(|i| append(&log, i)).collect();
+    log.commit_all().unwrap();
+    let end = log.appended();
+    assert!(end > SEGMENT / 4 && end < SEGMENT / 2, "past the part pre-written at open: {end}");
+    assert!(log.warm_tail(AlignedZeros::new(WARM_CHUNK as usize).get()).unwrap());
+    let warmed = log.state.lock().tail_warmed;
+    assert!(warmed >= end + log.tail_margin() && warmed <= end + log.tail_warm_ahead() + BLOCK, "{warmed}");
+    assert_readable(&log, &appended);
+    // And appends go on into the zeros.
+    let more: Vec<AppendResult> = (1000..1400).map(|i| append(&log, i)).collect();
+    log.commit_all().unwrap();
+    assert_readable(&log, &[appended, more].concat());
 }
