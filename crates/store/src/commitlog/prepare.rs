@@ -145,7 +145,14 @@ impl CommitLog {
             let tail = st.tail.clone();
             let from = st.tail_warmed.max(page_up(st.append_pos + self.tail_margin()));
             let target = (st.append_pos + self.tail_warm_ahead()).min(tail.end());
-            let mut end = (from + self.tail_warm_batch()).min(target);
+            // Whole batches only (but the segment's last one): each zeroing of the tail
+            // converts extents of the file the group commit fsyncs, which makes its next
+            // fsync commit the journal; once per batch, not every few milliseconds.
+            let batch = self.tail_warm_batch();
+            if target < tail.end() && target.saturating_sub(from) < batch {
+                return Ok(false);
+            }
+            let mut end = (from + batch).min(target);
             if end < tail.end() {
                 end -= (end - tail.start()) % DIRECT_ALIGN;
             }
