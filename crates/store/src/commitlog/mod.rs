@@ -51,13 +51,15 @@ const SPARE_BUFFER_MAX: usize = 4 << 20;
 const BLOCK: u64 = 4096;
 /// Rounds a committing thread makes while other writers keep appending.
 const COMMIT_ROUNDS: usize = 4;
-/// Pre-writing (`warmMapedFileEnable`): how far past the appends the next segment is
-/// pre-written at least (one segment size if larger), how much one step writes, and the
-/// size of one write (a roll into the segment waits for at most one, ~0.1 ms).
+/// Pre-writing (`warmMapedFileEnable`): how far past the appends the log is pre-written
+/// (the tail at most a quarter segment ahead; the next segment one segment size ahead if
+/// that is more), how much one step writes, and the size of one write (a roll into the
+/// next segment waits for at most one, ~0.1 ms).
 const WARM_AHEAD: u64 = 32 << 20;
 const WARM_BATCH: u64 = 4 << 20;
 const WARM_CHUNK: u64 = 256 << 10;
-/// How much of the tail a pre-written log pre-writes when it opens.
+/// How much of the tail a pre-written log pre-writes when it opens (a quarter segment at
+/// most).
 const WARM_AT_OPEN: u64 = 128 << 20;
 /// How long pre-writing pauses after it failed (a full disk, say).
 const WARM_RETRY: std::time::Duration = std::time::Duration::from_secs(10);
@@ -266,12 +268,11 @@ impl CommitLog {
                 seg
             }
         };
-        // A pre-written log pre-writes the next `WARM_AT_OPEN` bytes of its tail now
-        // (bounded, so that start-up stays quick: 0.4–2.5 s per GiB measured here, more
-        // on a slow disk); the rest of the tail is not pre-written at all, because
-        // pre-writing the segment being appended to while the group commit runs makes its
-        // fsyncs wait for the zeros. Later segments are pre-written in the background
-        // before they become the tail.
+        // A pre-written log pre-writes the next `WARM_AT_OPEN` bytes of its tail now (at
+        // most a quarter segment, so that start-up stays quick: 0.4–2.5 s per GiB measured
+        // here, more on a slow disk); the preparing thread does the rest of the tail in the
+        // background, ahead of the appends (`warm_tail`), and later segments before they
+        // become the tail.
         let warm_until = if prep.warm {
             let window = WARM_AT_OPEN.min(segment_size / 4);
             let until = page_up(end).saturating_add(window).min(tail.end());

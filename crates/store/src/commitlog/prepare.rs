@@ -1,5 +1,6 @@
 //! Segment preparation: the next segment created ahead of time (a roll never waits on
-//! file creation) and, with `warmMapedFileEnable`, pre-written with zeros.
+//! file creation) and, with `warmMapedFileEnable`, the tail and the next segment
+//! pre-written with zeros ahead of the appends.
 
 use super::*;
 
