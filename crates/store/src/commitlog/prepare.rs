@@ -153,13 +153,9 @@ impl CommitLog {
             if target < tail.end() && target.saturating_sub(from) < batch {
                 return Ok(false);
             }
-            let mut end = (from + batch).min(target);
-            if end < tail.end() {
-                end -= (end - tail.start()) % DIRECT_ALIGN;
-            }
-            if end <= from {
+            let Some(end) = batch_end(&tail, from, (from + batch).min(target)) else {
                 return Ok(false);
-            }
+            };
             st.zeroing = Some((from, end));
             (tail, from, end)
         };
@@ -228,14 +224,9 @@ impl CommitLog {
         if from >= target || self.is_poisoned() {
             return Ok(false);
         }
-        // Whole blocks (direct I/O writes nothing else), unless the segment ends there.
-        let mut end = (from + WARM_BATCH).min(target);
-        if end < next.end() {
-            end -= (end - next.start()) % DIRECT_ALIGN;
-        }
-        if end <= from {
+        let Some(end) = batch_end(&next, from, (from + WARM_BATCH).min(target)) else {
             return Ok(false);
-        }
+        };
         Ok(self.prewrite_next(&next, from, end, zeros)? > from)
     }
 
@@ -290,4 +281,15 @@ impl CommitLog {
         self.prealloc.lock().stop = true;
         self.prealloc_cond.notify_all();
     }
+}
+
+/// The end of a zeroing of `seg` from `from` up to `limit`: cut back to a block boundary
+/// (direct I/O writes whole blocks) unless it is the segment's end; `None` if nothing is
+/// left.
+fn batch_end(seg: &Segment, from: u64, limit: u64) -> Option<u64> {
+    let mut end = limit;
+    if end < seg.end() {
+        end -= (end - seg.start()) % DIRECT_ALIGN;
+    }
+    (end > from).then_some(end)
 }
