@@ -205,15 +205,13 @@ impl CommitLog {
         WARM_BATCH.min(self.segment_size / 8).max(DIRECT_ALIGN)
     }
 
-    /// Pre-writes up to one batch of zeros into the pre-created next segment and writes
-    /// them back; returns whether it wrote anything. It goes at the pace of the appends
-    /// (the zeroed space reaches one segment size past them), so that the next segment is
-    /// done when the tail fills while the zeros never crowd the disk in one burst; the
-    /// preparing thread's I/O has the idle priority, so the group commit's writes go
-    /// first. The tail was pre-written at open only as far as [`WARM_AT_OPEN`]; that
-    /// segment's rest, and a segment the appends reach before this thread finished it, are
-    /// left as they are (correct, only their fsyncs are slower), never pre-written under
-    /// the group commit.
+    /// Pre-writes up to one batch of zeros into the pre-created next segment and makes
+    /// sure they are on the device; returns whether it wrote anything. It goes at the pace
+    /// of the appends (the zeroed space reaches one segment size past them), so that the
+    /// next segment is done when the tail fills while the zeros never crowd the disk in
+    /// one burst; the preparing thread's I/O has the idle priority, so the group commit's
+    /// writes go first. A segment the appends reach before this thread finished it goes on
+    /// as the tail, in [`Self::warm_tail`].
     pub(super) fn warm_ahead(&self, zeros: &[u8]) -> Result<bool> {
         let appended = self.appended();
         let Some(next) = self.prealloc.lock().ready.clone().filter(|s| s.start() > appended) else {
