@@ -93,6 +93,16 @@ pub(crate) struct FlushWatch {
     callback_count: AtomicUsize,
 }
 
+/// What one [`FlushWatch::advance`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Advanced {
+    /// Waiters registered when it came: the flusher's estimate of the writers it serves
+    /// (those it released come back, the others are still waiting).
+    pub(crate) registered: usize,
+    /// Those it satisfied.
+    pub(crate) released: usize,
+}
+
 /// Outcome of waiting for durability.
 #[derive(Debug, PartialEq, Eq, Clone, Copy)]
 pub(crate) enum WaitOutcome {
@@ -110,10 +120,9 @@ impl FlushWatch {
     }
 
     /// Publishes a new flushed position and wakes everyone it satisfies (blocked threads
-    /// through the wake-up tree). Returns how many waiters were registered before (the
-    /// flusher's estimate of the writers it serves).
-    pub(crate) fn advance(&self, flushed: u64) -> usize {
-        let (before, wake, done) = {
+    /// through the wake-up tree).
+    pub(crate) fn advance(&self, flushed: u64) -> Advanced {
+        let (advanced, wake, done) = {
             let mut st = self.state.lock();
             let f = self.flushed.load(Ordering::Acquire).max(flushed);
             self.flushed.store(f, Ordering::Release);
@@ -144,12 +153,13 @@ impl FlushWatch {
                     true
                 }
             });
-            (before, ready, done)
+            let advanced = Advanced { registered: before, released: before - st.waiting() };
+            (advanced, ready, done)
         };
         wake.into_iter().for_each(Waker::wake);
         self.wake_threads(FLUSHER_FAN_OUT);
         done.into_iter().for_each(|c| c.run(Ok(PutMessageStatus::PutOk)));
-        before
+        advanced
     }
 
     /// Registers `callback` for when `end` is durable; runs it at once when it already is
@@ -518,7 +528,7 @@ mod tests {
         assert!(watch.gather(n as usize, Duration::from_secs(30)));
         assert_eq!(watch.state.lock().waiting(), n as usize);
         let started = Instant::now();
-        assert_eq!(watch.advance(n), n as usize);
+        assert_eq!(watch.advance(n), Advanced { registered: n as usize, released: n as usize });
         for t in threads {
             assert_eq!(t.join().unwrap(), WaitOutcome::Durable);
         }
@@ -529,7 +539,8 @@ mod tests {
         let w = watch.clone();
         let late = std::thread::spawn(move || w.wait(n + 10, Duration::from_secs(30)).unwrap());
         assert!(watch.gather(1, Duration::from_secs(30)));
-        assert_eq!(watch.advance(n + 5), 1);
+        // Registered, but not released: its record ends later.
+        assert_eq!(watch.advance(n + 5), Advanced { registered: 1, released: 0 });
         std::thread::sleep(Duration::from_millis(20));
         assert!(!late.is_finished());
         watch.advance(n + 10);
@@ -563,7 +574,7 @@ mod tests {
         // Registered callbacks are waiters: the gathering step sees them.
         assert!(watch.gather(3, Duration::from_secs(5)));
         assert!(!watch.gather(4, Duration::from_millis(1)), "a fourth never comes");
-        assert_eq!(watch.advance(20), 3);
+        assert_eq!(watch.advance(20), Advanced { registered: 3, released: 2 });
         assert_eq!(*seen.lock(), vec![(10, Ok(PutMessageStatus::PutOk)), (20, Ok(PutMessageStatus::PutOk))]);
         watch.advance(30);
         assert_eq!(seen.lock().len(), 3);

@@ -19,9 +19,10 @@ pub(crate) struct Segment {
     written_through: bool,
 }
 
-/// Alignment of direct I/O (offsets, lengths, buffer addresses): the page size, which
-/// covers the logical block size of the devices and filesystems we run on.
-pub(crate) const DIRECT_ALIGN: u64 = 4096;
+/// The block the store aligns to: ext4's and XFS's default filesystem block (commits into
+/// written-through space end on one), and the alignment of direct I/O (offsets, lengths,
+/// buffer addresses), which covers the logical block size of the devices we run on.
+pub(crate) const BLOCK: u64 = 4096;
 
 /// A buffer of zeros at an address direct I/O accepts.
 pub(crate) struct AlignedZeros {
@@ -32,10 +33,10 @@ pub(crate) struct AlignedZeros {
 
 impl AlignedZeros {
     pub(crate) fn new(len: usize) -> Self {
-        let buf = vec![0u8; len + DIRECT_ALIGN as usize];
-        let skip = buf.as_ptr().align_offset(DIRECT_ALIGN as usize);
+        let buf = vec![0u8; len + BLOCK as usize];
+        let skip = buf.as_ptr().align_offset(BLOCK as usize);
         // `align_offset` may decline (then direct writes fall back to buffered ones).
-        let skip = if skip <= DIRECT_ALIGN as usize { skip } else { 0 };
+        let skip = if skip <= BLOCK as usize { skip } else { 0 };
         AlignedZeros { buf, skip, len }
     }
 
@@ -195,14 +196,14 @@ impl Segment {
 
     /// Writes `data` at `file_pos` through `direct` (from [`Segment::open_direct`]),
     /// bypassing the page cache: `file_pos`, `data`'s length and its address must be
-    /// multiples of [`DIRECT_ALIGN`]. Returns `false` when they are not, or where the
+    /// multiples of [`BLOCK`]. Returns `false` when they are not, or where the
     /// filesystem refuses the write (`EINVAL`, maybe after a part of it): the caller then
     /// writes the same bytes through the page cache.
     pub(crate) fn write_direct(&self, direct: &File, file_pos: u64, data: &[u8]) -> Result<bool> {
         if file_pos + data.len() as u64 > self.size
-            || !file_pos.is_multiple_of(DIRECT_ALIGN)
-            || !(data.len() as u64).is_multiple_of(DIRECT_ALIGN)
-            || !(data.as_ptr() as usize).is_multiple_of(DIRECT_ALIGN as usize)
+            || !file_pos.is_multiple_of(BLOCK)
+            || !(data.len() as u64).is_multiple_of(BLOCK)
+            || !(data.as_ptr() as usize).is_multiple_of(BLOCK as usize)
         {
             return Ok(false);
         }

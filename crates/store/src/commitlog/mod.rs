@@ -38,7 +38,7 @@ use crate::error::{Result, StoreError};
 use crate::fasthash::FastMap;
 use crate::flush::{AppendResult, FlushWatch};
 use crate::record::{self, Peeked, PutMessage, END_FILE_MIN_BLANK_LENGTH};
-use crate::segment::{list_segment_files, sync_dir, AlignedZeros, Segment, Space, DIRECT_ALIGN};
+use crate::segment::{list_segment_files, sync_dir, AlignedZeros, Segment, Space, BLOCK};
 use crate::stats::FlushStats;
 
 /// Bytes read per system call while scanning the log.
@@ -46,9 +46,6 @@ const SCAN_WINDOW: usize = 1 << 20;
 /// Pending buffers kept for reuse, and the largest one kept.
 const SPARE_BUFFERS: usize = 4;
 const SPARE_BUFFER_MAX: usize = 4 << 20;
-/// Filesystem block size the commit pads to in written-through segments (ext4's and XFS's
-/// default; a larger block only means a read now and then).
-const BLOCK: u64 = 4096;
 /// Rounds a committing thread makes while other writers keep appending.
 const COMMIT_ROUNDS: usize = 4;
 /// Pre-writing (`warmMapedFileEnable`): how far past the appends the log is pre-written
@@ -607,9 +604,9 @@ impl CommitLog {
             }
         }
         self.stats.record_fsync(started.elapsed(), target - from);
-        let waiters = self.watch.advance(target);
-        self.stats.record_released(waiters);
-        Ok((target, waiters))
+        let advanced = self.watch.advance(target);
+        self.stats.record_released(advanced.released);
+        Ok((target, advanced.registered))
     }
 
     /// Bytes written to the page cache but not yet fsynced.

@@ -202,7 +202,7 @@ impl CommitLog {
 
     /// The most one zeroing of the tail writes (appends reaching it wait for it).
     pub(super) fn tail_warm_batch(&self) -> u64 {
-        WARM_BATCH.min(self.segment_size / 8).max(DIRECT_ALIGN)
+        WARM_BATCH.min(self.segment_size / 8).max(BLOCK)
     }
 
     /// Pre-writes up to one batch of zeros into the pre-created next segment and makes
@@ -287,7 +287,7 @@ impl CommitLog {
 fn batch_end(seg: &Segment, from: u64, limit: u64) -> Option<u64> {
     let mut end = limit;
     if end < seg.end() {
-        end -= (end - seg.start()) % DIRECT_ALIGN;
+        end -= (end - seg.start()) % BLOCK;
     }
     (end > from).then_some(end)
 }

@@ -81,8 +81,8 @@ fn the_next_segment_is_prewritten_at_the_pace_of_the_appends() {
     while log.warm_ahead(&zeros).unwrap() {}
     // Up to the last whole block before that point (direct I/O writes whole blocks).
     let (until, target) = (log.warm_until.load(Ordering::Acquire), log.appended() + size);
-    assert!(until <= target && target - until < DIRECT_ALIGN, "{until} vs {target}");
-    assert_eq!((until - size) % DIRECT_ALIGN, 0);
+    assert!(until <= target && target - until < BLOCK, "{until} vs {target}");
+    assert_eq!((until - size) % BLOCK, 0);
     let mut b = [1u8; 4];
     next.read_at(0, &mut b).unwrap();
     assert_eq!(b, [0u8; 4]);

@@ -383,11 +383,8 @@ impl MessageStore {
         self.stop_threads();
         let mut result = Ok(());
         if !inner.commitlog.is_poisoned() {
+            // (A Raft log's entry index is flushed after it by `flush_logics` below.)
             result = inner.commitlog.flush().map(|_| ());
-            // The Raft entry index after the CommitLog, as `flush_entries` does.
-            if let (Ok(()), Some(entries)) = (&result, &inner.entries) {
-                result = entries.lock().flush();
-            }
         }
         // Not past the confirmed offset (HA, or a Raft log's committed entry).
         let end = inner.commitlog.written().min(inner.dispatch_limit.load(Ordering::Acquire));
