@@ -119,12 +119,12 @@ fn render_store_counters(out: &mut String, broker_name: &str, s: &FlushStatsSnap
         ),
         (
             "ferromq_store_corrupt_records_skipped_total",
-            "CommitLog records with a bad CRC found and not served.",
+            "Reads that skipped a CommitLog record failing validation (CRC, size, topic, queue, \
+             queue offset); a record read again is counted again.",
             corrupt_skipped,
         ),
     ] {
-        let _ =
-            writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name}{{broker=\"{b}\"}} {value}");
+        crate::stats::write_single(out, "counter", name, help, &b, value);
     }
 }
 

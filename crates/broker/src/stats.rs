@@ -173,11 +173,23 @@ impl BrokerStats {
             );
         }
         for (name, help, value) in extra_gauges {
-            let _ =
-                writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name}{{broker=\"{b}\"}} {value}");
+            write_single(&mut out, "gauge", name, help, &b, value);
         }
         out
     }
+}
+
+/// One metric of one sample, labelled with the (escaped) broker name.
+pub(crate) fn write_single(
+    out: &mut String,
+    kind: &str,
+    name: &str,
+    help: &str,
+    broker: &str,
+    value: impl std::fmt::Display,
+) {
+    let _ =
+        writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name}{{broker=\"{broker}\"}} {value}");
 }
 
 pub(crate) fn escape(s: &str) -> String {

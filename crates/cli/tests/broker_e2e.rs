@@ -328,7 +328,9 @@ async fn admin_requests_config_runtime_info_and_metrics() {
     assert_eq!(conn.invoke(update, TIMEOUT).await.unwrap().code, 0);
     let refused = conn.invoke(send_request("NotCreated", 0, b"x".to_vec(), ""), TIMEOUT).await.unwrap();
     assert_eq!(refused.code, ResponseCode::TOPIC_NOT_EXIST, "auto-creation switched off at run time");
-    for start_only in ["listenPort=1\n", "enableDLegerCommitLog=true\n"] {
+    // Broker keys read at start, and every store key (the store reads its configuration
+    // when it opens).
+    for start_only in ["listenPort=1\n", "enableDLegerCommitLog=true\n", "fileReservedTime=1\n"] {
         let mut bad = RemotingCommand::request(ferromq_protocol::RequestCode::UPDATE_BROKER_CONFIG);
         bad.body = start_only.as_bytes().to_vec().into();
         assert_eq!(

@@ -9,6 +9,7 @@ use ferromq_protocol::body::{
 };
 use ferromq_protocol::header::*;
 use ferromq_protocol::{json, RemotingCommand, ResponseCode};
+use ferromq_store::MessageStoreConfig;
 
 use super::try_header;
 use crate::context::{now_ms, BrokerContext};
@@ -169,7 +170,9 @@ pub fn broker_config(ctx: &BrokerContext) -> RemotingCommand {
         .with_body(text.into_bytes())
 }
 
-/// Keys that only take effect at start; refused at run time as Java's blacklist does.
+/// Broker keys that only take effect at start; refused at run time as Java's blacklist
+/// does. Every store key is refused too (`is_store_key`): the store reads its
+/// configuration once, when it opens.
 const START_ONLY_KEYS: &[&str] = &[
     "brokerClusterName",
     "brokerName",
@@ -178,23 +181,22 @@ const START_ONLY_KEYS: &[&str] = &[
     "bindAddress",
     "brokerIP1",
     "brokerIP2",
-    "storePathRootDir",
-    "storePathCommitLog",
-    "mappedFileSizeCommitLog",
-    "mappedFileSizeConsumeQueue",
-    "brokerRole",
-    "flushDiskType",
-    "warmMapedFileEnable",
-    "enableDLegerCommitLog",
     "metricsPromExporterPort",
 ];
+
+/// Whether the store's configuration takes `key` (whatever the value).
+fn is_store_key(key: &str, value: &str) -> bool {
+    !matches!(MessageStoreConfig::default().set(key, value), Ok(false))
+}
 
 pub fn update_broker_config(ctx: &BrokerContext, req: &RemotingCommand) -> RemotingCommand {
     let Ok(text) = std::str::from_utf8(&req.body) else {
         return RemotingCommand::error(ResponseCode::SYSTEM_ERROR, "config body is not UTF-8");
     };
     let entries = ferromq_protocol::properties_text::parse(text);
-    if let Some(e) = entries.iter().find(|e| START_ONLY_KEYS.contains(&e.key.as_str())) {
+    if let Some(e) =
+        entries.iter().find(|e| START_ONLY_KEYS.contains(&e.key.as_str()) || is_store_key(&e.key, &e.value))
+    {
         return RemotingCommand::error(
             ResponseCode::NO_PERMISSION,
             format!("Can not update config in black list: {} takes effect only at start", e.key),
