@@ -10,7 +10,7 @@
 use bytes::BytesMut;
 use ferromq_protocol::body::register::RegisterBrokerBody;
 use ferromq_protocol::json::quote_bare_keys;
-use ferromq_protocol::message::batch::{decode_batch, encode_batch_entry_raw, iter_batch};
+use ferromq_protocol::message::batch::{decode_batch, decode_batch_entry, encode_batch_entry_raw};
 use ferromq_protocol::message::id::{decode_offset_msg_id, encode_offset_msg_id};
 use ferromq_protocol::message::properties::Properties;
 use ferromq_protocol::message::stored::{decode_all, decode_stored_ref, encode_stored_ref, peek_record};
@@ -101,18 +101,20 @@ pub fn stored_record(data: &[u8]) {
 /// back, parse to the same pairs.
 pub fn message_batch(data: &[u8]) {
     let _ = decode_batch(data);
-    let mut at = 0;
-    for entry in iter_batch(data) {
-        let Ok(entry) = entry else { break };
+    let mut rest = data;
+    while let Ok((entry, used)) = decode_batch_entry(rest) {
         let mut out = Vec::new();
         let n = encode_batch_entry_raw(entry.flag, entry.body, entry.properties, &mut out);
-        let n = n.expect("an accepted entry fits the entry limits");
-        let mut want = data[at..at + n].to_vec();
+        assert_eq!(n.ok(), Some(used), "an accepted entry must encode to its own length");
+        let mut want = rest.get(..used).expect("the decoder consumed no more than it had").to_vec();
         want[..12].copy_from_slice(&out[..12]);
         assert_eq!(out, want, "a decoded batch entry must encode to its own bytes");
-        at += n;
         let props = Properties::decode_bytes(entry.properties);
         assert_eq!(Properties::decode(&props.encode()), props, "properties must survive a round trip");
+        rest = &rest[used..];
+        if rest.is_empty() {
+            break;
+        }
     }
 }
 

@@ -13,8 +13,9 @@ use serde::de::DeserializeOwned;
 
 use crate::error::{ProtocolError, Result};
 
-/// serde_json refuses input nested deeper than this; so does the key scan, before it builds
-/// anything (which bounds its work and memory for crafted bodies).
+/// serde_json's recursion limit (it refuses input nested this deep); the key scan leaves
+/// input nested deeper than this to the parser before it builds anything, which bounds its
+/// work and memory for crafted bodies.
 const MAX_DEPTH: usize = 128;
 
 /// Quotes bare numeric keys (`{0:"a", -1:"b"}` -> `{"0":"a", "-1":"b"}`) and turns object
@@ -27,16 +28,19 @@ const MAX_DEPTH: usize = 128;
 pub fn quote_bare_keys(input: &[u8]) -> Cow<'_, [u8]> {
     let mut out: Option<Vec<u8>> = None;
     // Braces in key position with their closing brace; found only when one appears.
-    let mut keys: Option<Option<KeyBraces>> = None;
+    let mut keys: Option<KeyBraces> = None;
     let mut syntax = KeySyntax::default();
     let mut i = 0;
     while i < input.len() {
         let c = input[i];
         // `key_may_start` is never set inside a string.
         if c == b'{' && syntax.key_may_start {
-            let keys = match keys.get_or_insert_with(|| KeyBraces::find(input)) {
-                Some(keys) => keys,
-                None => return Cow::Borrowed(input),
+            let keys = match keys {
+                Some(ref mut k) => k,
+                None => match KeyBraces::find(input) {
+                    Some(k) => keys.insert(k),
+                    None => return Cow::Borrowed(input),
+                },
             };
             if let Some(end) = keys.closing(i).filter(|&end| followed_by_colon(input, end)) {
                 let o = out.get_or_insert_with(|| {
