@@ -11,9 +11,6 @@ use std::time::Duration;
 use common::*;
 use ferromq_store::{FlushDiskType, MessageStore, MessageStoreConfig, RaftEntry, StoreError};
 
-/// CommitLog segment size of `small_config`.
-const SEGMENT: u64 = 16 * 1024;
-
 fn raft_config(root: &Path, flush: FlushDiskType) -> MessageStoreConfig {
     let mut c = small_config(root, flush);
     c.enable_dleger_commit_log = true;
@@ -46,6 +43,12 @@ fn visible(store: &MessageStore) -> Vec<String> {
     all.into_iter().map(|(_, b)| b).collect()
 }
 
+/// Whether an entry at `pos` comes right after one ending at `prev_end`: directly, or at
+/// the next segment's start after a roll.
+fn follows(pos: u64, prev_end: u64) -> bool {
+    pos == prev_end || pos == prev_end.next_multiple_of(SMALL_SEGMENT)
+}
+
 fn wait_for(store: &MessageStore, offset: u64) {
     assert!(store.wait_dispatched(offset, Duration::from_secs(10)), "dispatch to {offset}");
 }
@@ -56,12 +59,12 @@ fn consumers_see_committed_entries_only_and_a_suffix_can_be_cut() {
     let env = Env::new();
     let store = env.open(&raft_config(dir.path(), FlushDiskType::SyncFlush));
     let entries = append(&store, 1, 1, 41);
-    assert!(store.max_phy_offset() > 16 * 1024, "entries span segments");
+    assert!(store.max_phy_offset() > SMALL_SEGMENT, "entries span segments");
     assert_eq!(store.last_entry().unwrap(), entries.last().copied());
     assert_eq!(store.first_entry_index().unwrap(), Some(1));
     for pair in entries.windows(2) {
         // Right after the previous one, or at the start of the next segment after a roll.
-        assert!(pair[1].pos == pair[0].end() || pair[1].pos.is_multiple_of(SEGMENT), "{pair:?}");
+        assert!(follows(pair[1].pos, pair[0].end()), "{pair:?}");
     }
     // Nothing committed: nothing visible.
     std::thread::sleep(Duration::from_millis(50));
@@ -80,10 +83,7 @@ fn consumers_see_committed_entries_only_and_a_suffix_can_be_cut() {
     assert!(store.entry(31).unwrap().is_none());
     // The log goes on from there with a new term, and commits it.
     let more = append(&store, 2, 31, 36);
-    assert!(
-        more[0].pos == entries[29].end() || more[0].pos.is_multiple_of(SEGMENT),
-        "the log goes on right after the kept entry"
-    );
+    assert!(follows(more[0].pos, entries[29].end()), "the log goes on right after the kept entry");
     assert_eq!(store.entry(31).unwrap(), Some(more[0]));
     store.commit_entries_to(35).unwrap();
     wait_for(&store, more[4].end());

@@ -146,6 +146,8 @@ fn retired_segments_become_the_spare_and_then_the_next_segment() {
         assert!(!dir.path().join(segment_name(start * SEGMENT)).exists());
     }
     assert!(spare_path.exists());
+    // The spare is the first one retired; the second was deleted.
+    assert_eq!(log.prealloc.lock().spare.as_ref().map(|s| s.start()), Some(8 * SEGMENT));
     // Kept across a restart.
     drop(log);
     let log = CommitLog::open(dir.path(), SEGMENT, None, true, 1 << 20, prep).unwrap().0;
@@ -270,18 +272,27 @@ fn an_append_reaching_the_range_being_zeroed_waits_for_it() {
             log.append(&[PutMessage::new("T", 0, big)], 1, 1 << 20).unwrap()
         })
     };
-    std::thread::sleep(std::time::Duration::from_millis(50));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while log.state.lock().fence_waiters == 0 {
+        assert!(std::time::Instant::now() < deadline, "the append never waited for the zeroing");
+        std::thread::yield_now();
+    }
     assert!(!blocked.is_finished(), "an append across the zeroed range must wait");
-    assert_eq!(log.state.lock().fence_waiters, 1);
     log.state.lock().zeroing = None;
     log.fence_cond.notify_all();
     let a = blocked.join().unwrap();
     assert!(a.wrote_offset + a.wrote_bytes > at + 8192);
-    // And no zeroing starts while an append waits.
-    let mut st = log.state.lock();
-    st.fence_waiters = 1;
-    drop(st);
-    assert!(!log.warm_tail(AlignedZeros::new(WARM_CHUNK as usize).get()).unwrap());
+    assert_eq!(log.state.lock().fence_waiters, 0);
+
+    // No zeroing starts while an append waits, even with a whole batch to do.
+    for i in 1..400 {
+        append(&log, i);
+    }
+    let zeros = AlignedZeros::new(WARM_CHUNK as usize);
+    log.state.lock().fence_waiters = 1;
+    assert!(!log.warm_tail(zeros.get()).unwrap());
+    log.state.lock().fence_waiters = 0;
+    assert!(log.warm_tail(zeros.get()).unwrap(), "with nobody waiting, the batch goes out");
 }
 
 /// Appends that got ahead of the pre-written part are never zeroed: the zeroing starts a

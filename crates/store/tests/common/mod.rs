@@ -14,9 +14,12 @@ use ferromq_store::{
 pub const T0: i64 = 1_700_000_000_000;
 
 /// Small sizes so that tests roll segments and files often.
+/// CommitLog segment size of [`small_config`].
+pub const SMALL_SEGMENT: u64 = 16 * 1024;
+
 pub fn small_config(root: &Path, flush: FlushDiskType) -> MessageStoreConfig {
     let mut c = MessageStoreConfig::with_root(root);
-    c.mapped_file_size_commit_log = 16 * 1024;
+    c.mapped_file_size_commit_log = SMALL_SEGMENT;
     c.mapped_file_size_consume_queue = 20 * 50;
     c.max_hash_slot_num = 64;
     c.max_index_num = 200;
