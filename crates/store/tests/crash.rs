@@ -14,8 +14,10 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::*;
-use ferromq_protocol::message::stored::{encode_stored_ref, MessageVersion, StoredMessageRef};
-use ferromq_store::{MessageStore, PutMessage, StoreOptions};
+use ferromq_protocol::message::stored::{
+    encode_stored_ref, MessageVersion, StoredMessageRef, PHYSICAL_OFFSET_POSITION,
+};
+use ferromq_store::{MessageStore, PutMessage};
 
 #[path = "../src/bin/crash_writer.rs"]
 #[allow(dead_code)]
@@ -81,17 +83,10 @@ fn start_and_kill(
     (lines, killer)
 }
 
-/// Opens the store the writer left. The two tests run side by side in one process under
-/// `cargo test`: a writer the other test forks shares this process's open files until its
-/// exec, the last round's lock file included, so the lock may take a moment to be free.
+/// Opens the store the writer left (see `writer::open_retrying` for why it may still be
+/// locked for a moment).
 fn reopen(dir: &std::path::Path, raft: bool) -> MessageStore {
-    for _ in 0..100 {
-        match MessageStore::open_with(writer::config(dir, raft), StoreOptions::default()) {
-            Err(ferromq_store::StoreError::Locked(_)) => std::thread::sleep(Duration::from_millis(10)),
-            other => return other.unwrap(),
-        }
-    }
-    panic!("store {} still locked after 1 s", dir.display())
+    writer::open_retrying(writer::config(dir, raft)).unwrap()
 }
 
 /// The random kill timings: from `FERROMQ_CRASH_SEED` to replay a run, else a new seed
@@ -121,6 +116,7 @@ fn sigkill_never_loses_an_acknowledged_message() {
     let dir = tempfile::tempdir().unwrap();
     let mut acked: Vec<Ack> = Vec::new();
     let mut next_seq = 0u64;
+    let (mut min_before, mut checked) = (0u64, 0usize);
     for round in 0..rounds {
         let seq = next_seq.to_string();
         let mode = ["plain", "warm", "recycle"][round % 3];
@@ -152,9 +148,17 @@ fn sigkill_never_loses_an_acknowledged_message() {
 
         let store = reopen(dir.path(), false);
         assert!(store.recovery_report().abnormal, "round {round}");
-        // Retention (the recycling rounds) may have removed the oldest segments.
+        // Only retention (the recycling rounds) may remove the oldest segments: acknowledged
+        // messages before `min` are gone by design, nowhere else.
         let min = store.min_phy_offset();
+        if mode == "recycle" {
+            assert!(min >= min_before, "round {round}: the log's start went back");
+        } else {
+            assert_eq!(min, min_before, "round {round}: segments vanished without retention");
+        }
+        min_before = min;
         for a in acked.iter().filter(|a| a.phy >= min) {
+            checked += 1;
             let rec = store
                 .look_message_by_offset(a.phy)
                 .unwrap_or_else(|e| panic!("round {round} seq {}: {e}", a.seq))
@@ -172,10 +176,30 @@ fn sigkill_never_loses_an_acknowledged_message() {
                 a.seq
             );
         }
+        // Past the last acknowledged message, only records written at their own offsets: an
+        // old record left in a recycled segment must not come back as part of the log.
+        if let Some(last) = acked.iter().filter(|a| a.phy >= min).max_by_key(|a| a.phy) {
+            let segment = writer::config(dir.path(), false).mapped_file_size_commit_log;
+            let (mut pos, end) = (last.phy, store.max_phy_offset());
+            while pos < end {
+                match store.look_message_by_offset(pos).unwrap() {
+                    Some(rec) => {
+                        let at = &rec[PHYSICAL_OFFSET_POSITION..PHYSICAL_OFFSET_POSITION + 8];
+                        assert_eq!(u64::from_be_bytes(at.try_into().unwrap()), pos, "round {round}");
+                        pos += rec.len() as u64;
+                    }
+                    // The blank record closing a segment.
+                    None => pos = pos - pos % segment + segment,
+                }
+            }
+        }
         check_invariants(&store);
         store.simulate_crash();
     }
-    eprintln!("{} acknowledged messages checked over {rounds} rounds", acked.len());
+    eprintln!(
+        "{checked} checks of acknowledged messages ({} acknowledged) over {rounds} rounds",
+        acked.len()
+    );
     assert!(acked.len() > rounds, "the writer should get some messages through");
 }
 

@@ -52,6 +52,21 @@ pub fn config(dir: &std::path::Path, raft: bool) -> MessageStoreConfig {
     cfg
 }
 
+/// Opens the store, retrying a held lock for up to 1 s. The crash tests run side by side
+/// in one process under `cargo test`: a writer the other test forks shares that process's
+/// open files until its exec, a store's lock file included.
+pub fn open_retrying(cfg: MessageStoreConfig) -> ferromq_store::Result<MessageStore> {
+    for _ in 0..100 {
+        match MessageStore::open(cfg.clone()) {
+            Err(ferromq_store::StoreError::Locked(_)) => {
+                std::thread::sleep(std::time::Duration::from_millis(10))
+            }
+            other => return other,
+        }
+    }
+    MessageStore::open(cfg)
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let (Some(dir), Some(first)) = (args.get(1), args.get(2).and_then(|s| s.parse::<u64>().ok())) else {
@@ -59,34 +74,30 @@ fn main() {
         std::process::exit(2);
     };
     let threads: u64 = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(4);
-    let raft = args.get(4).is_some_and(|a| a == "raft");
+    let mode = args.get(4).map_or("plain", String::as_str);
+    let raft = mode == "raft";
     let mut cfg = config(std::path::Path::new(dir), raft);
-    // Explicit for the plain and warm modes (pre-writing is the SYNC_FLUSH default);
-    // recycle keeps the default: recycled segments are not pre-written.
-    cfg.warm_maped_file_enable = match args.get(4).map(String::as_str) {
-        Some("recycle") => None,
-        mode => Some(mode == Some("warm")),
-    };
-    if args.get(4).is_some_and(|a| a == "recycle") {
-        cfg.file_reserved_time_hours = 0;
-        cfg.delete_when = (0..24).collect();
-        cfg.clean_resource_interval_ms = 5;
+    match mode {
+        // Pre-writing is explicit: it is the SYNC_FLUSH default.
+        "plain" | "raft" => cfg.warm_maped_file_enable = Some(false),
+        "warm" => cfg.warm_maped_file_enable = Some(true),
+        // Retention as fast as it can, so that segments are recycled (pre-writing is on,
+        // but recycled segments are written already).
+        "recycle" => {
+            cfg.file_reserved_time_hours = 0;
+            cfg.delete_when = (0..24).collect();
+            cfg.clean_resource_interval_ms = 5;
+        }
+        other => {
+            eprintln!("unknown mode {other:?}: expected plain, raft, warm or recycle");
+            std::process::exit(2);
+        }
     }
-    // The test that starts this process may run beside another that forks its own
-    // writers: a child forked before its exec shares the test's open files for a moment,
-    // the store's lock file included. Retry the lock briefly.
-    let mut tries = 0;
-    let store = loop {
-        match MessageStore::open(cfg.clone()) {
-            Ok(s) => break Arc::new(s),
-            Err(ferromq_store::StoreError::Locked(_)) if tries < 100 => {
-                tries += 1;
-                std::thread::sleep(std::time::Duration::from_millis(10));
-            }
-            Err(e) => {
-                eprintln!("open failed: {e}");
-                std::process::exit(1);
-            }
+    let store = match open_retrying(cfg) {
+        Ok(s) => Arc::new(s),
+        Err(e) => {
+            eprintln!("open failed: {e}");
+            std::process::exit(1);
         }
     };
     if let Err(e) = store.start() {
