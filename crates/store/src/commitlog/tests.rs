@@ -198,8 +198,8 @@ fn commits_into_written_through_segments_end_on_a_block_boundary() {
     assert_readable(&log, &appended);
 }
 
-/// The tail is pre-written in the background while writers append to it: every record
-/// stays intact, and the zeros get ahead of the appends.
+/// The tail is pre-written in the background while writers append to it: batches go out
+/// meanwhile, and every record stays intact.
 #[test]
 fn the_tail_is_prewritten_ahead_of_the_appends_without_touching_them() {
     let dir = tempfile::tempdir().unwrap();
