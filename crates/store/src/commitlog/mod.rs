@@ -682,9 +682,13 @@ impl CommitLog {
         self.read(offset, (end - offset) as usize).map(Some)
     }
 
-    /// The whole record at `offset` (header first, then the rest).
-    pub(crate) fn read_record(&self, offset: u64) -> Result<Bytes> {
+    /// The whole record at `offset` (header first, then the rest); `None` at the blank
+    /// record closing a segment, which may be shorter than any message.
+    pub(crate) fn read_record(&self, offset: u64) -> Result<Option<Bytes>> {
         let head = self.read(offset, 8)?;
+        if let Peeked::Blank { .. } = record::peek(&head, offset, false) {
+            return Ok(None);
+        }
         let size = i32::from_be_bytes([head[0], head[1], head[2], head[3]]);
         if size < record::MIN_RECORD_LEN as i32 {
             return Err(StoreError::Corrupt {
@@ -693,7 +697,7 @@ impl CommitLog {
                 detail: format!("no message record here (size field {size})"),
             });
         }
-        self.read(offset, size as usize)
+        self.read(offset, size as usize).map(Some)
     }
 
     // ---- queue table -------------------------------------------------------------

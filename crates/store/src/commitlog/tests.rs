@@ -1,4 +1,4 @@
-//! Unit tests of the CommitLog's segment preparation (pre-writing zeros).
+//! Unit tests of the CommitLog: segment preparation (pre-writing zeros) and record reads.
 
 use super::*;
 use crate::segment::segment_name;
@@ -17,7 +17,7 @@ fn append(log: &CommitLog, i: usize) -> AppendResult {
 
 fn assert_readable(log: &CommitLog, appended: &[AppendResult]) {
     for (i, a) in appended.iter().enumerate() {
-        let rec = log.read_record(a.wrote_offset).unwrap();
+        let rec = log.read_record(a.wrote_offset).unwrap().unwrap();
         assert_eq!(rec.len() as u64, a.wrote_bytes, "record {i}");
         let body = format!("message {i} ").repeat(20);
         assert!(rec.windows(body.len()).any(|w| w == body.as_bytes()), "record {i} lost its body");
@@ -246,7 +246,7 @@ fn the_tail_is_prewritten_ahead_of_the_appends_without_touching_them() {
     assert!(log.appended() > SEGMENT, "the appends rolled into a second segment");
     assert!(batches > 0, "the tail was pre-written while the writers ran");
     for (a, body) in &appended {
-        let rec = log.read_record(a.wrote_offset).unwrap();
+        let rec = log.read_record(a.wrote_offset).unwrap().unwrap();
         assert_eq!(rec.len() as u64, a.wrote_bytes);
         assert!(
             rec.windows(body.len()).any(|w| w == body.as_bytes()),
@@ -313,4 +313,26 @@ fn tail_zeroing_starts_past_appends_that_got_ahead() {
     let more: Vec<AppendResult> = (1000..1400).map(|i| append(&log, i)).collect();
     log.commit_all().unwrap();
     assert_readable(&log, &[appended, more].concat());
+}
+
+/// The blank record closing a segment can be shorter than any message (here 17 bytes):
+/// reading a record there finds no message, not corrupt data.
+#[test]
+fn a_short_blank_at_a_segment_end_is_no_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = open(dir.path(), false);
+    let put = |body: usize| {
+        log.append(&[PutMessage::new("T", 0, vec![b'x'; body])], 1_700_000_000_000, 1 << 20).unwrap()
+    };
+    let first = put(100);
+    let overhead = first.wrote_bytes - 100;
+    let blank = 17u64;
+    assert!(blank < record::MIN_RECORD_LEN as u64 && blank >= END_FILE_MIN_BLANK_LENGTH as u64);
+    let filler = put((SEGMENT - first.wrote_bytes - blank - overhead) as usize);
+    assert_eq!(filler.end_offset(), SEGMENT - blank);
+    let next = put(100);
+    assert_eq!(next.wrote_offset, SEGMENT, "the third message rolled");
+    log.commit_all().unwrap();
+    assert_eq!(log.read_record(SEGMENT - blank).unwrap(), None);
+    assert_eq!(log.read_record(next.wrote_offset).unwrap().map(|r| r.len() as u64), Some(next.wrote_bytes));
 }

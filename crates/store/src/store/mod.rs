@@ -578,7 +578,9 @@ impl MessageStore {
         if phy_offset < cl.min_offset() || phy_offset >= cl.appended() {
             return Ok(None);
         }
-        let data = cl.read_record(phy_offset)?;
+        let Some(data) = cl.read_record(phy_offset)? else {
+            return Ok(None);
+        };
         match record::peek(&data, phy_offset, true) {
             Peeked::Message { crc_ok: true, .. } => Ok(Some(data)),
             Peeked::Message { crc_ok: false, .. } => Err(StoreError::Corrupt {
