@@ -168,7 +168,14 @@ impl EntryIndex {
                 }
             }
         }
-        idx.zero_from(end)?;
+        // Every slot after the run that held anything was counted as dropped. A tail that is
+        // all zeros (a clean stop, or a crash between appends) needs no rewrite: zeroing is
+        // a truncation, an allocation and an fsync of the last file at every start.
+        let tail_dirty = report.entries_dropped > 0
+            || idx.files.iter().any(|f| f.start() >= end.saturating_mul(ENTRY_SIZE));
+        if tail_dirty {
+            idx.zero_from(end)?;
+        }
         idx.last = last;
         if last.is_none() {
             idx.first = None;
@@ -430,6 +437,34 @@ mod tests {
         assert_eq!(r.last.map(|e| e.index), Some(4));
         assert_eq!(r.entries_dropped, 2);
         assert_eq!(idx.get(5).unwrap(), None);
+    }
+
+    #[test]
+    fn a_clean_tail_is_not_rewritten_at_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut idx, _) = EntryIndex::open(dir.path(), 4, 0).unwrap();
+        for i in 0..6u64 {
+            idx.append(entry(i, 1, i * 100)).unwrap();
+        }
+        idx.flush().unwrap();
+        drop(idx);
+        let path = dir.path().join(crate::segment::segment_name(4 * ENTRY_SIZE));
+        let before = std::fs::metadata(&path).unwrap().modified().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let (idx, r) = EntryIndex::open(dir.path(), 4, 10_000).unwrap();
+        assert_eq!((r.last.map(|e| e.index), r.entries_dropped), (Some(5), 0));
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().modified().unwrap(),
+            before,
+            "the last file was rewritten"
+        );
+        drop(idx);
+        // A dropped entry still zeroes what follows the run.
+        let (_, r) = EntryIndex::open(dir.path(), 4, 550).unwrap();
+        assert_eq!((r.last.map(|e| e.index), r.entries_dropped), (Some(4), 1));
+        let bytes = std::fs::read(&path).unwrap();
+        assert!(bytes[ENTRY_SIZE as usize..].iter().all(|b| *b == 0), "entry 5 is zeroed");
+        assert_ne!(std::fs::metadata(&path).unwrap().modified().unwrap(), before);
     }
 
     #[test]
