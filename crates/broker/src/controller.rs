@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ferromq_remoting::{ConnectionConfig, RemotingServer, ServerHandle};
-use ferromq_store::{FlushDiskType, MessageStore};
+use ferromq_store::MessageStore;
 use tokio::task::JoinHandle;
 
 use crate::config::BrokerSettings;
@@ -45,10 +45,10 @@ impl Broker {
         })?;
 
         // ASYNC_FLUSH sends are committed to the page cache once per request burst (see the
-        // handler's on_burst_end), unless the user chose RocketMQ's transientStorePoolEnable,
-        // which acknowledges from the buffer. SYNC_FLUSH sends are written by the flusher.
-        settings.store.deferred_commit = settings.store.flush_disk_type == FlushDiskType::AsyncFlush
-            && !settings.store.transient_store_pool_enable;
+        // handler's on_burst_end); the store says where that applies (not with RocketMQ's
+        // transientStorePoolEnable, which acknowledges from the buffer, nor in SYNC_FLUSH,
+        // whose sends the flusher writes).
+        settings.store.deferred_commit = true;
         let store_config = settings.store.clone();
         let store = tokio::task::spawn_blocking(move || MessageStore::open(store_config))
             .await

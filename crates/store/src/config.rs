@@ -62,7 +62,8 @@ pub struct MessageStoreConfig {
     /// The broker commits once per burst of requests read from a connection, before any
     /// acknowledgement leaves the process, so an acknowledged message is in the page cache
     /// (it survives a process crash) while a pipelined burst costs one write, not one per
-    /// message. A caller that sets this must commit before it acknowledges.
+    /// message. A caller that sets this must commit before it acknowledges whenever
+    /// [`MessageStoreConfig::commits_deferred`] says it applies.
     pub deferred_commit: bool,
     /// `warmMapedFileEnable` (RocketMQ's key; there it pre-touches the pages of new mapped
     /// files): pre-write zeros into the CommitLog ahead of the appends (with direct I/O, in
@@ -400,6 +401,17 @@ impl MessageStoreConfig {
         self.store_path_root_dir.join("index")
     }
 
+    /// Whether puts wait in the write buffer for [`crate::MessageStore::commit`]: only
+    /// when `deferred_commit` is asked for and applies, in ASYNC_FLUSH without
+    /// `transientStorePoolEnable` (SYNC_FLUSH puts are written by the flusher, and the
+    /// write-buffer mode's dispatcher commits by itself). A caller acknowledges only after
+    /// committing when this is true.
+    pub fn commits_deferred(&self) -> bool {
+        self.deferred_commit
+            && self.flush_disk_type == FlushDiskType::AsyncFlush
+            && !self.transient_store_pool_enable
+    }
+
     /// Whether the CommitLog is pre-written: `warmMapedFileEnable` when set, else on for
     /// SYNC_FLUSH only.
     pub fn warm_commit_log(&self) -> bool {
@@ -486,6 +498,19 @@ mod tests {
         c.set("warmMapedFileEnable", "true").unwrap();
         assert!(c.warm_commit_log());
         assert!(c.set("warmMapedFileEnable", "maybe").is_err());
+    }
+
+    #[test]
+    fn commits_are_deferred_only_in_async_flush_without_the_write_buffer() {
+        let mut c = MessageStoreConfig::default();
+        assert!(!c.commits_deferred(), "not asked for");
+        c.deferred_commit = true;
+        assert!(c.commits_deferred());
+        c.transient_store_pool_enable = true;
+        assert!(!c.commits_deferred(), "the write-buffer mode's dispatcher commits");
+        c.transient_store_pool_enable = false;
+        c.flush_disk_type = FlushDiskType::SyncFlush;
+        assert!(!c.commits_deferred(), "the flusher writes SYNC_FLUSH puts");
     }
 
     #[test]

@@ -65,7 +65,7 @@ impl RequestHandler for BrokerHandler {
     fn on_burst_end(&self, _conn: &Connection) -> bool {
         // The burst's ASYNC_FLUSH sends sit in the store's write buffer: one pwrite puts them
         // all in the page cache before their acknowledgements are sent.
-        if !self.ctx.store.config().deferred_commit {
+        if !self.ctx.store.config().commits_deferred() {
             return true;
         }
         match self.ctx.store.commit() {

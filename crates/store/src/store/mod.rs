@@ -454,7 +454,7 @@ impl MessageStore {
         let res = inner.commitlog.append(msgs, now, inner.config.max_message_size)?;
         match inner.config.flush_disk_type {
             FlushDiskType::AsyncFlush => {
-                let buffered = inner.config.transient_store_pool_enable || inner.config.deferred_commit;
+                let buffered = inner.config.transient_store_pool_enable || inner.config.commits_deferred();
                 if !buffered || inner.commitlog.uncommitted_bytes() > WRITE_BUFFER_MAX {
                     // Acknowledged means in the page cache (survives a process crash);
                     // in write-buffer mode, a full buffer makes writers write it out.
