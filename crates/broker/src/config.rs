@@ -306,10 +306,7 @@ impl BrokerSettings {
 
     /// Applies properties text (a `broker.conf`, or an UPDATE_BROKER_CONFIG body).
     pub fn apply_properties(&mut self, text: &str, source: &str) -> Result<(), ConfigError> {
-        for e in properties_text::parse(text) {
-            self.set(&e.key, &e.value, &format!(" in {source} line {}", e.line))?;
-        }
-        Ok(())
+        properties_text::apply(text, source, |key, value, at| self.set(key, value, at))
     }
 
     /// Checks across keys, after everything is applied.

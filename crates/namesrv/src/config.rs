@@ -133,10 +133,7 @@ impl NamesrvConfig {
 
     /// Applies a properties text (a config file's content or an UPDATE_NAMESRV_CONFIG body).
     pub fn apply_properties(&mut self, text: &str, source: &str) -> Result<(), ConfigError> {
-        for entry in properties_text::parse(text) {
-            self.set(&entry.key, &entry.value, &format!(" in {source} line {}", entry.line))?;
-        }
-        Ok(())
+        properties_text::apply(text, source, |key, value, at| self.set(key, value, at))
     }
 
     /// All properties as `key=value` text (GET_NAMESRV_CONFIG, `mqnamesrv -p`).

@@ -39,6 +39,19 @@ pub fn parse(text: &str) -> Vec<Entry> {
     entries
 }
 
+/// Parses properties text and hands each entry to `set` as (key, value, where), where is
+/// " in {source} line {n}" for error messages; stops at the first error.
+pub fn apply<E>(
+    text: &str,
+    source: &str,
+    mut set: impl FnMut(&str, &str, &str) -> Result<(), E>,
+) -> Result<(), E> {
+    for e in parse(text) {
+        set(&e.key, &e.value, &format!(" in {source} line {}", e.line))?;
+    }
+    Ok(())
+}
+
 /// Formats `key=value` lines, as `MixAll.properties2String` does.
 pub fn format<'a>(pairs: impl IntoIterator<Item = (&'a str, String)>) -> String {
     let mut out = String::new();
@@ -118,6 +131,21 @@ mod tests {
         assert_eq!(get("namesrvAddr"), Some("127.0.0.1:9876;127.0.0.2:9876"));
         assert_eq!(get("listenPort"), Some("10911"));
         assert_eq!(e.iter().find(|x| x.key == "brokerName").map(|x| x.line), Some(4));
+    }
+
+    #[test]
+    fn apply_names_the_line_and_stops_at_the_first_error() {
+        let mut seen = Vec::new();
+        let r = apply("a=1\n\nbad=2\nc=3\n", "broker.conf", |k, v, at| {
+            seen.push(format!("{k}={v}{at}"));
+            if k == "bad" {
+                Err(at.to_string())
+            } else {
+                Ok(())
+            }
+        });
+        assert_eq!(r, Err(" in broker.conf line 3".to_string()));
+        assert_eq!(seen, ["a=1 in broker.conf line 1", "bad=2 in broker.conf line 3"]);
     }
 
     #[test]
