@@ -28,6 +28,10 @@
 //!   callback): no hand-off between threads, so the round is the fsync plus the re-puts —
 //!   the group commit's own ceiling.
 //!
+//! Each row also reports the cores the hypervisor stole during it (`steal`; a warning from
+//! 0.05 cores, since steal slows this VM's disk and wake-ups as well), and with a `-cb` row
+//! the first line gives what one hand-off between two threads costs on this machine.
+//!
 //! `--backlog-gb G` writes a G GB backlog (8 queues of one topic, ASYNC_FLUSH with the
 //! broker's deferred commit, 1 GiB segments) and scans it through the ConsumeQueue like a
 //! consumer (batches of 32, round robin over the queues), first warm (as written, page cache
@@ -206,18 +210,59 @@ fn group_fsync_us(dir: &Path, bytes: usize, prewritten: bool) -> std::io::Result
     Ok(lat)
 }
 
-/// Busy CPU time of the whole machine and of this process, in seconds.
-fn cpu_now() -> (f64, f64) {
-    let tick = 100.0; // USER_HZ
-    let machine = std::fs::read_to_string("/proc/stat")
+/// Median over 1,000 rounds of a hand-off to a parked thread and back (two wake-ups, each
+/// across cores, as between the flusher and the `-cb` rows' driver). Between rounds the
+/// caller spins for 200 us, about an fsync, so that the other thread parks as the driver
+/// does while an fsync runs. On bare metal a wake-up costs a few microseconds; in a VM each
+/// is an inter-processor interrupt through the hypervisor, and this shows how much.
+fn handoff_round_trip_us() -> BenchResult<f64> {
+    let (to_peer, peer_rx) = std::sync::mpsc::channel::<()>();
+    let (to_main, main_rx) = std::sync::mpsc::channel::<()>();
+    let peer = std::thread::spawn(move || {
+        while peer_rx.recv().is_ok() {
+            if to_main.send(()).is_err() {
+                return;
+            }
+        }
+    });
+    let mut lat = Vec::with_capacity(1000);
+    for _ in 0..1000 {
+        let gap = Instant::now();
+        while gap.elapsed() < Duration::from_micros(200) {
+            std::hint::spin_loop();
+        }
+        let t = Instant::now();
+        to_peer.send(()).map_err(|_| "hand-off probe: peer thread ended")?;
+        main_rx.recv_timeout(Duration::from_secs(5)).map_err(|_| "hand-off probe: no answer in 5 s")?;
+        lat.push(t.elapsed().as_micros() as u64);
+    }
+    drop(to_peer);
+    let _ = peer.join();
+    lat.sort_unstable();
+    Ok(lat[lat.len() / 2] as f64)
+}
+
+/// CPU time so far, in seconds: busy time of the whole machine (steal excluded), time the
+/// hypervisor stole from this VM, and this process's own.
+#[derive(Clone, Copy)]
+struct CpuSample {
+    machine: f64,
+    steal: f64,
+    own: f64,
+}
+
+fn cpu_now() -> CpuSample {
+    // USER_HZ; the first line's fields: user nice system idle iowait irq softirq steal ...
+    let tick = 100.0;
+    let fields: Vec<f64> = std::fs::read_to_string("/proc/stat")
         .ok()
         .and_then(|t| {
-            let v: Vec<f64> =
-                t.lines().next()?.split_whitespace().skip(1).filter_map(|x| x.parse().ok()).collect();
-            // user nice system idle iowait irq softirq steal
-            Some(v.iter().enumerate().filter(|(i, _)| *i != 3 && *i != 4 && *i < 8).map(|(_, x)| x).sum())
+            Some(t.lines().next()?.split_whitespace().skip(1).filter_map(|x| x.parse().ok()).collect())
         })
-        .unwrap_or(0.0);
+        .unwrap_or_default();
+    let machine: f64 =
+        fields.iter().enumerate().filter(|(i, _)| *i != 3 && *i != 4 && *i < 7).map(|(_, x)| x).sum();
+    let steal = fields.get(7).copied().unwrap_or(0.0);
     let own = std::fs::read_to_string("/proc/self/stat")
         .ok()
         .and_then(|t| {
@@ -226,21 +271,38 @@ fn cpu_now() -> (f64, f64) {
             Some(f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?)
         })
         .unwrap_or(0.0);
-    (machine / tick, own / tick)
+    CpuSample { machine: machine / tick, steal: steal / tick, own: own / tick }
 }
 
-/// Cores used by this process and by everything else between two `cpu_now` readings.
-fn cores(cpu0: (f64, f64), cpu1: (f64, f64), secs: f64) -> (f64, f64) {
-    let own = cpu1.1 - cpu0.1;
-    (own / secs, ((cpu1.0 - cpu0.0) - own).max(0.0) / secs)
+/// Steal (cores) above which the bench says its figures are not a fair measurement.
+const STEAL_WARN: f64 = 0.05;
+
+/// Cores used between two [`cpu_now`] readings.
+#[derive(Clone, Copy, Default)]
+struct Cores {
+    /// By this process.
+    own: f64,
+    /// By everything else in the VM (other processes, kernel threads, interrupts).
+    other: f64,
+    /// Taken by the hypervisor for other guests: with more than a little of it, the VM's
+    /// disk and wake-ups slow down too, and no ratio of the run means much.
+    steal: f64,
+}
+
+fn cores(cpu0: CpuSample, cpu1: CpuSample, secs: f64) -> Cores {
+    let own = cpu1.own - cpu0.own;
+    Cores {
+        own: own / secs,
+        other: ((cpu1.machine - cpu0.machine) - own).max(0.0) / secs,
+        steal: (cpu1.steal - cpu0.steal).max(0.0) / secs,
+    }
 }
 
 struct RunResult {
-    /// Cores used by this process and by everything else during the run (until dispatched).
-    own_cores: f64,
+    /// Cores used during the run (until dispatched).
+    cores: Cores,
     /// Messages per second until the last one was dispatched (consumable).
     dispatched_msgs_per_s: f64,
-    other_cores: f64,
     msgs_per_s: f64,
     mb_per_s: f64,
     p50_us: f64,
@@ -621,12 +683,11 @@ fn measure(store: &MessageStore, run: impl FnOnce() -> BenchResult<Vec<u64>>) ->
     }
     let dispatched_secs = start.elapsed().as_secs_f64();
     let cpu1 = cpu_now();
-    let (own_cores, other_cores) = cores(cpu0, cpu1, dispatched_secs);
+    let cores = cores(cpu0, cpu1, dispatched_secs);
     lat.sort_unstable();
     let bytes = (store.max_phy_offset() - base) as f64;
     Ok(RunResult {
-        own_cores,
-        other_cores,
+        cores,
         dispatched_msgs_per_s: lat.len() as f64 / dispatched_secs,
         msgs_per_s: lat.len() as f64 / secs,
         mb_per_s: bytes / secs / 1e6,
@@ -674,8 +735,7 @@ struct ScanResult {
     msgs: u64,
     pulls: u64,
     secs: f64,
-    own_cores: f64,
-    other_cores: f64,
+    cores: Cores,
 }
 
 /// A consumer of every queue of the topic: pulls of `batch` messages, round robin over the
@@ -702,15 +762,14 @@ fn scan_round_robin(store: &MessageStore, queues: i32, batch: usize) -> BenchRes
         }
     }
     let secs = start.elapsed().as_secs_f64();
-    let (own_cores, other_cores) = cores(cpu0, cpu_now(), secs);
+    let cores = cores(cpu0, cpu_now(), secs);
     Ok(ScanResult {
         msgs_per_s: n as f64 / secs,
         mb_per_s: bytes as f64 / secs / 1e6,
         msgs: n,
         pulls,
         secs,
-        own_cores,
-        other_cores,
+        cores,
     })
 }
 
@@ -766,9 +825,9 @@ fn backlog(a: &Args, out: &mut std::io::Stdout) -> BenchResult<()> {
     let w = measure(&store, || drive(&store, writers, messages, a.size))?;
     writeln!(
         out,
-        "  write: {:.0} msgs/s, {:.1} MB/s acknowledged ({} msgs in {:.1} s); {:.0} msgs/s dispatched; p50 {:.1} us p99 {:.1} us p99.9 {:.1} us; cores {:.2} other {:.2}",
+        "  write: {:.0} msgs/s, {:.1} MB/s acknowledged ({} msgs in {:.1} s); {:.0} msgs/s dispatched; p50 {:.1} us p99 {:.1} us p99.9 {:.1} us; cores {:.2} other {:.2} steal {:.2}",
         w.msgs_per_s, w.mb_per_s, w.acked, w.secs, w.dispatched_msgs_per_s, w.p50_us, w.p99_us, w.p999_us,
-        w.own_cores, w.other_cores
+        w.cores.own, w.cores.other, w.cores.steal
     )?;
     let t = Instant::now();
     store.flush()?;
@@ -785,8 +844,8 @@ fn backlog(a: &Args, out: &mut std::io::Stdout) -> BenchResult<()> {
         let s = scan_round_robin(&store, 8, 32)?;
         writeln!(
             out,
-            "  scan ({what}; {note}): {:.0} msgs/s, {:.1} MB/s ({} msgs, {} pulls of <= 32, {:.1} s); cores {:.2} other {:.2}; vs write: {:.0} %",
-            s.msgs_per_s, s.mb_per_s, s.msgs, s.pulls, s.secs, s.own_cores, s.other_cores,
+            "  scan ({what}; {note}): {:.0} msgs/s, {:.1} MB/s ({} msgs, {} pulls of <= 32, {:.1} s); cores {:.2} other {:.2} steal {:.2}; vs write: {:.0} %",
+            s.msgs_per_s, s.mb_per_s, s.msgs, s.pulls, s.secs, s.cores.own, s.cores.other, s.cores.steal,
             s.msgs_per_s / w.msgs_per_s * 100.0
         )?;
     }
@@ -803,6 +862,7 @@ fn main() -> BenchResult<()> {
     // Best of three: the first write into memory the VM has not touched for a while is
     // several times slower (measured: 378 MB/s, then 1.7 GB/s), and the store's runs
     // that follow reuse the pages it freed; the reference must not be the cold figure.
+    let (probe_cpu, probe_start) = (cpu_now(), Instant::now());
     let mut raw = 0f64;
     for _ in 0..3 {
         raw = raw.max(raw_write(&a.dir, volume)?);
@@ -837,25 +897,35 @@ fn main() -> BenchResult<()> {
              pre-written"
         )?;
     }
-    writeln!(out)?;
+    if a.modes.iter().any(|m| m.ends_with("-cb")) {
+        // What the `-cb` rows' hand-off costs by itself on this machine.
+        write!(out, "; thread hand-off round trip (two wake-ups) p50 {:.0} us", handoff_round_trip_us()?)?;
+    }
+    let probe_cores = cores(probe_cpu, cpu_now(), probe_start.elapsed().as_secs_f64());
+    writeln!(out, "; steal {:.2} cores", probe_cores.steal)?;
     writeln!(
         out,
-        "{:<46} {:>10} {:>9} {:>9} {:>9} {:>10} {:>6} {:>6} {:>7}",
-        "mode", "msgs/s", "MB/s", "p50 us", "p99 us", "p99.9 us", "cores", "other", "cpu us"
+        "{:<46} {:>10} {:>9} {:>9} {:>9} {:>10} {:>6} {:>6} {:>6} {:>7}",
+        "mode", "msgs/s", "MB/s", "p50 us", "p99 us", "p99.9 us", "cores", "other", "steal", "cpu us"
     )?;
+    // The most the hypervisor took during a measured row.
+    let max_steal = std::cell::Cell::new(probe_cores.steal);
     let line = |out: &mut std::io::Stdout, name: &str, r: &RunResult| {
         writeln!(
             out,
-            "{name:<46} {:>10.0} {:>9.1} {:>9.1} {:>9.1} {:>10.1} {:>6.2} {:>6.2} {:>7.2}",
+            "{name:<46} {:>10.0} {:>9.1} {:>9.1} {:>9.1} {:>10.1} {:>6.2} {:>6.2} {:>6.2} {:>7.2}",
             r.msgs_per_s,
             r.mb_per_s,
             r.p50_us,
             r.p99_us,
             r.p999_us,
-            r.own_cores,
-            r.other_cores,
-            r.own_cores / r.dispatched_msgs_per_s * 1e6
-        )
+            r.cores.own,
+            r.cores.other,
+            r.cores.steal,
+            r.cores.own / r.dispatched_msgs_per_s * 1e6
+        )?;
+        max_steal.set(max_steal.get().max(r.cores.steal));
+        Ok::<(), std::io::Error>(())
     };
     let want = |m: &str| a.modes.iter().any(|x| x == m);
     // ASYNC figures the SYNC 1,024 rows are compared with: (name, msgs/s).
@@ -977,6 +1047,14 @@ fn main() -> BenchResult<()> {
     }
     for (name, pct) in async_lines {
         writeln!(out, "{name} vs raw write bandwidth: {pct:.0} %")?;
+    }
+    if max_steal.get() >= STEAL_WARN {
+        writeln!(
+            out,
+            "warning: the hypervisor took up to {:.2} cores (steal) during the probes or a row: its other guests \
+             slow this VM's disk and wake-ups too; measure again when steal is ~0",
+            max_steal.get()
+        )?;
     }
     if a.backlog_gb > 0.0 {
         backlog(&a, &mut out)?;
