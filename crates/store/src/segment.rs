@@ -43,10 +43,6 @@ impl AlignedZeros {
     pub(crate) fn get(&self) -> &[u8] {
         &self.buf[self.skip..self.skip + self.len]
     }
-
-    pub(crate) fn len(&self) -> usize {
-        self.len
-    }
 }
 
 /// How a new segment file gets its disk space.
@@ -172,19 +168,20 @@ impl Segment {
         self.sync()
     }
 
-    /// Writes zeros over `[from, to)` (file positions), leaving those blocks written
+    /// Writes zeros over `[from, to)` (file positions) from `zeros` (an [`AlignedZeros`]
+    /// buffer, written whole or in part per call), leaving those blocks written
     /// (pre-written space, see `SegmentPrep::warm`), with direct I/O where it can (see
-    /// `CommitLog::prewrite_next`); the caller syncs.
-    pub(crate) fn fill_zeros(&self, from: u64, to: u64) -> Result<()> {
-        let zeros = AlignedZeros::new(1 << 20);
+    /// `CommitLog::prewrite_next`); returns whether any of it went through the page cache
+    /// (then not yet on the device). The caller syncs.
+    pub(crate) fn fill_zeros(&self, from: u64, to: u64, zeros: &[u8]) -> Result<bool> {
         let direct = self.open_direct();
-        let mut pos = from;
-        while pos < to.min(self.size) {
+        let (mut pos, mut buffered) = (from, false);
+        while pos < to.min(self.size) && !zeros.is_empty() {
             let n = (to.min(self.size) - pos).min(zeros.len() as u64) as usize;
-            self.write_preferably_direct(direct.as_ref(), pos, &zeros.get()[..n])?;
+            buffered |= self.write_preferably_direct(direct.as_ref(), pos, &zeros[..n])?;
             pos += n as u64;
         }
-        Ok(())
+        Ok(buffered)
     }
 
     /// A second handle on the file for direct I/O (`O_DIRECT`), or `None` where the
@@ -324,7 +321,7 @@ mod tests {
         // Data in the page cache (not yet written back): direct writes must not leave it
         // behind (the kernel writes back and drops the cached range first).
         seg.write_at(0, &vec![0xAB; 256 << 10]).unwrap();
-        seg.fill_zeros(8192, (128 << 10) + 100).unwrap();
+        seg.fill_zeros(8192, (128 << 10) + 100, AlignedZeros::new(64 << 10).get()).unwrap();
         let mut back = vec![0u8; 256 << 10];
         seg.read_at(0, &mut back).unwrap();
         assert!(back[..8192].iter().all(|&b| b == 0xAB));
@@ -366,7 +363,7 @@ mod tests {
         s.read_at(10, &mut b).unwrap();
         assert_eq!(&b, b"a\0\0");
         s.write_at(10, b"xyz").unwrap();
-        s.fill_zeros(11, 4096).unwrap();
+        assert!(s.fill_zeros(11, 4096, AlignedZeros::new(4096).get()).unwrap(), "unaligned: buffered");
         s.read_at(10, &mut b).unwrap();
         assert_eq!(&b, b"x\0\0");
         std::fs::write(dir.path().join("junk"), b"x").unwrap();

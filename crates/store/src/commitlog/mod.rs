@@ -273,7 +273,8 @@ impl CommitLog {
         let warm_until = if prep.warm {
             let window = WARM_AT_OPEN.min(segment_size / 4);
             let until = page_up(end).saturating_add(window).min(tail.end());
-            tail.fill_zeros(page_up(end) - tail.start(), until - tail.start())?;
+            let zeros = AlignedZeros::new(1 << 20);
+            tail.fill_zeros(page_up(end) - tail.start(), until - tail.start(), zeros.get())?;
             until
         } else {
             end

@@ -159,24 +159,13 @@ impl CommitLog {
             st.zeroing = Some((from, end));
             (tail, from, end)
         };
-        let written = (|| -> Result<()> {
-            let direct = tail.open_direct();
-            let mut buffered = false;
-            let mut pos = from;
-            while pos < end {
-                let len = (end - pos).min(zeros.len() as u64);
-                buffered |= tail.write_preferably_direct(
-                    direct.as_ref(),
-                    pos - tail.start(),
-                    &zeros[..len as usize],
-                )?;
-                pos += len;
-            }
+        let (file_from, file_end) = (from - tail.start(), end - tail.start());
+        let written = tail.fill_zeros(file_from, file_end, zeros).and_then(|buffered| {
             if buffered {
-                tail.write_back(from - tail.start(), end - from)?;
+                tail.write_back(file_from, file_end - file_from)?;
             }
             Ok(())
-        })();
+        });
         {
             let mut st = self.state.lock();
             st.zeroing = None;
