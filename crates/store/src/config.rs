@@ -72,10 +72,9 @@ pub struct MessageStoreConfig {
     /// group-commit fsync instead of ~170 here). Unset (`None`): on for SYNC_FLUSH, where
     /// the group commit waits on every fsync (broker SYNC_FLUSH sends: +23–35 % at 16 in
     /// flight, +3–33 % at 64), off for ASYNC_FLUSH, whose periodic flush gains nothing from
-    /// it. RocketMQ's
-    /// default is off for both; it costs a second write of each segment until retention
-    /// recycles segments (then no zeros are written). See [`Self::warm_commit_log`] and the
-    /// store README.
+    /// it. RocketMQ's default is off for both; it costs a second write of each segment until
+    /// retention recycles segments (then no zeros are written). See
+    /// [`Self::warm_commit_log`] and the store README.
     pub warm_maped_file_enable: Option<bool>,
     /// `fileReservedTime`: hours a CommitLog segment is kept.
     pub file_reserved_time_hours: u64,

@@ -15,7 +15,8 @@ use std::time::Duration;
 
 use common::*;
 use ferromq_protocol::message::stored::{
-    encode_stored_ref, MessageVersion, StoredMessageRef, PHYSICAL_OFFSET_POSITION,
+    encode_stored_ref, MessageVersion, StoredMessageRef, BLANK_MAGIC_CODE, MAGIC_CODE_POSITION,
+    PHYSICAL_OFFSET_POSITION,
 };
 use ferromq_store::{MessageStore, PutMessage};
 
@@ -188,8 +189,19 @@ fn sigkill_never_loses_an_acknowledged_message() {
                         assert_eq!(u64::from_be_bytes(at.try_into().unwrap()), pos, "round {round}");
                         pos += rec.len() as u64;
                     }
-                    // The blank record closing a segment.
-                    None => pos = pos - pos % segment + segment,
+                    // Only the blank record closing a segment may be no message.
+                    None => {
+                        let seg_end = pos - pos % segment + segment;
+                        let raw = store.get_commit_log_data(pos, 8).unwrap().unwrap();
+                        let (size, magic) = (&raw[..4], &raw[MAGIC_CODE_POSITION..MAGIC_CODE_POSITION + 4]);
+                        assert_eq!(
+                            magic,
+                            BLANK_MAGIC_CODE.to_be_bytes(),
+                            "round {round}: no record at {pos}"
+                        );
+                        assert_eq!(u64::from(u32::from_be_bytes(size.try_into().unwrap())), seg_end - pos);
+                        pos = seg_end;
+                    }
                 }
             }
         }

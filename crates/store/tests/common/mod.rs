@@ -13,10 +13,10 @@ use ferromq_store::{
 
 pub const T0: i64 = 1_700_000_000_000;
 
-/// Small sizes so that tests roll segments and files often.
 /// CommitLog segment size of [`small_config`].
 pub const SMALL_SEGMENT: u64 = 16 * 1024;
 
+/// Small sizes so that tests roll segments and files often.
 pub fn small_config(root: &Path, flush: FlushDiskType) -> MessageStoreConfig {
     let mut c = MessageStoreConfig::with_root(root);
     c.mapped_file_size_commit_log = SMALL_SEGMENT;
