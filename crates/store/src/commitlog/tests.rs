@@ -189,7 +189,7 @@ fn commits_into_written_through_segments_end_on_a_block_boundary() {
     assert_eq!(log.written(), first_in_recycled.end_offset());
     let file = std::fs::read(dir.path().join(segment_name(SEGMENT))).unwrap();
     let end = (first_in_recycled.end_offset() - SEGMENT) as usize;
-    let block_end = end.div_ceil(4096) * 4096;
+    let block_end = end.div_ceil(BLOCK as usize) * BLOCK as usize;
     assert!(file[end..block_end].iter().all(|&b| b == 0), "zeros to the block's end");
     assert!(file[block_end..block_end + 16].iter().all(|&b| b == 0xFF), "nothing written past it");
     appended.push(append(&log, appended.len()));
